@@ -1,7 +1,7 @@
 /**
  * The registry of tasks: name, one-line description and a lazy loader, so
  * that `main.ts` lists every task without importing any of them.
- * Add a task here and in deno.json's "tasks".
+ * Add a task here and in deno.json's "tasks" (`deno run -A main.ts <name>`).
  */
 import type { Task } from "../src/cli/mod.ts";
 
@@ -11,8 +11,20 @@ export interface TaskEntry {
 }
 
 export const TASKS: Record<string, TaskEntry> = {
-  "hello": {
-    description: "Check that the toolchain runs (placeholder replaced by real tasks)",
-    load: () => import("./hello.ts"),
+  "build:kernels": {
+    description: "Compile the AssemblyScript kernels (kernels/assembly) to kernels/build/*.wasm",
+    load: () => import("./build_kernels.ts"),
+  },
+  "wider:convert": {
+    description: "Convert WIDER FACE .mat annotations to wider_face_*_bbx_gt.txt",
+    load: () => import("./wider_convert.ts"),
+  },
+  "sample": {
+    description: "Write the synthetic sample dataset (WIDER layout, exact ground truth)",
+    load: () => import("./sample.ts"),
+  },
+  "import": {
+    description: "Import pretrained MTCNN weights (original TFLite release or ONNX models)",
+    load: () => import("./import.ts"),
   },
 };
