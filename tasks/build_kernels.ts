@@ -32,6 +32,8 @@ export interface KernelBuild {
  * and relaxed SIMD (fused multiply-add), chosen at load time by kernels/mod.ts.
  */
 export const KERNEL_BUILDS: readonly KernelBuild[] = [
+  { name: "resize", source: "resize.ts", features: ["simd"] },
+  { name: "resize_relaxed", source: "resize.ts", features: ["simd", "relaxed-simd"] },
 ];
 
 /** The kernels/ folder (holds assembly/ and build/). */

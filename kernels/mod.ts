@@ -1,0 +1,342 @@
+/**
+ * Typed bindings of the AssemblyScript kernels (kernels/build/*.wasm): image
+ * resize, crop-and-resize, IoU and NMS. Every function checks shapes and
+ * sizes first (RangeError naming the value), copies its inputs into the
+ * module's linear memory (grown on demand), runs the kernel and returns a
+ * fresh array. The wasm is loaded once, by this module's top-level await;
+ * the functions are synchronous. Semantics are those of the plain
+ * TypeScript twins in ./reference.ts.
+ *
+ * The float resize has two builds, plain SIMD and relaxed SIMD (fused
+ * multiply-add); the relaxed one is used when the engine validates a tiny
+ * relaxed-SIMD module.
+ *
+ * @example
+ * ```ts
+ * import { resizeBilinearU8 } from "./kernels/mod.ts";
+ * const small = resizeBilinearU8(rgb, 640, 480, 3, 454, 340);
+ * ```
+ */
+import { checkResize } from "./reference.ts";
+
+/** Every kernel, bound to one set of WebAssembly instances. */
+export interface Kernels {
+  /** See {@linkcode resizeBilinearU8}. */
+  resizeBilinearU8(
+    src: Uint8Array,
+    srcW: number,
+    srcH: number,
+    channels: number,
+    dstW: number,
+    dstH: number,
+  ): Uint8Array;
+  /** See {@linkcode resizeBilinearU8ToF32}. */
+  resizeBilinearU8ToF32(
+    src: Uint8Array,
+    srcW: number,
+    srcH: number,
+    channels: number,
+    dstW: number,
+    dstH: number,
+    mean: number,
+    scale: number,
+  ): Float32Array;
+  /** See {@linkcode resizeBilinearF32}. */
+  resizeBilinearF32(
+    src: Float32Array,
+    srcW: number,
+    srcH: number,
+    channels: number,
+    dstW: number,
+    dstH: number,
+  ): Float32Array;
+  /** Which build runs the float resize. */
+  readonly resizeVariant: "simd" | "relaxed-simd";
+  /** Current size in bytes of each module's linear memory (it grows, never shrinks). */
+  memoryBytes(): Record<KernelFamily, number>;
+}
+
+/** The kernel families, one .wasm (and one linear memory) each. */
+export type KernelFamily = "resize";
+
+/** Options of {@linkcode createKernels}. */
+export interface KernelOptions {
+  /**
+   * Use the relaxed-SIMD build of the float resize: true requires engine
+   * support (else TypeError); false forces plain SIMD; default: when supported.
+   */
+  relaxedSimd?: boolean;
+}
+
+/** A minimal module `(v128, v128, v128) -> v128` whose body is `op` over its parameters. */
+function simdProbe(params: number, op: number[]): Uint8Array<ArrayBuffer> {
+  const body = [0x00];
+  for (let i = 0; i < params; i++) body.push(0x20, i);
+  body.push(...op, 0x0b);
+  const type = [0x01, 0x60, params, ...Array(params).fill(0x7b), 0x01, 0x7b];
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...[0x01, type.length, ...type],
+    ...[0x03, 0x02, 0x01, 0x00],
+    ...[0x0a, body.length + 2, 0x01, body.length, ...body],
+  ]);
+}
+
+/** The engine validates `f32x4.add` (fixed-width SIMD). */
+export function simdSupported(): boolean {
+  return WebAssembly.validate(simdProbe(2, [0xfd, 0xe4, 0x01]));
+}
+
+/** The engine validates `f32x4.relaxed_madd` (relaxed SIMD). */
+export function relaxedSimdSupported(): boolean {
+  return WebAssembly.validate(simdProbe(3, [0xfd, 0x85, 0x02]));
+}
+
+/** Reads `kernels/build/<name>.wasm` next to this module. */
+async function readWasm(name: string): Promise<Uint8Array<ArrayBuffer>> {
+  const url = new URL(`./build/${name}.wasm`, import.meta.url);
+  try {
+    if (typeof Deno !== "undefined") return await Deno.readFile(url);
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return new Uint8Array(await res.arrayBuffer());
+  } catch (e) {
+    const notFound = typeof Deno !== "undefined" && e instanceof Deno.errors.NotFound;
+    const why = notFound ? "no such file" : (e as Error).message;
+    throw new TypeError(
+      `Cannot load "kernels/build/${name}.wasm": ${why} (run deno task build:kernels)`,
+    );
+  }
+}
+
+const PAGE = 65536;
+/** Largest linear memory the bindings use: pointers stay below 2^31. */
+const MAX_MEMORY = 2 ** 31;
+
+/**
+ * One instantiated kernel module with its linear memory. Typed-array views
+ * over the memory are re-made whenever growth replaced its ArrayBuffer.
+ */
+class WasmModule {
+  readonly fns: Record<string, (...args: number[]) => number>;
+  readonly memory: WebAssembly.Memory;
+  /** First free byte above the module's static data, 16-aligned. */
+  readonly base: number;
+  #buffer: ArrayBufferLike | undefined;
+  #u8: Uint8Array = new Uint8Array(0);
+  #i32: Int32Array = new Int32Array(0);
+  #f32: Float32Array = new Float32Array(0);
+
+  constructor(instance: WebAssembly.Instance) {
+    this.fns = instance.exports as unknown as Record<string, (...args: number[]) => number>;
+    this.memory = instance.exports.memory as WebAssembly.Memory;
+    this.base = align16(this.fns.heapBase());
+  }
+
+  /** Makes the memory at least `end` bytes long. */
+  reserve(fn: string, end: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (end <= have) return;
+    const mib = Math.ceil(end / 2 ** 20);
+    if (end > MAX_MEMORY) {
+      throw new RangeError(`${fn}: needs ${mib} MiB of WASM memory, more than the 2048 MiB limit`);
+    }
+    try {
+      this.memory.grow(Math.ceil((end - have) / PAGE));
+    } catch {
+      throw new RangeError(`${fn}: cannot grow WASM memory to ${mib} MiB`);
+    }
+  }
+
+  #views(): void {
+    if (this.#buffer === this.memory.buffer) return;
+    const buffer = this.memory.buffer;
+    this.#buffer = buffer;
+    this.#u8 = new Uint8Array(buffer);
+    this.#i32 = new Int32Array(buffer);
+    this.#f32 = new Float32Array(buffer);
+  }
+
+  get u8(): Uint8Array {
+    this.#views();
+    return this.#u8;
+  }
+
+  get i32(): Int32Array {
+    this.#views();
+    return this.#i32;
+  }
+
+  get f32(): Float32Array {
+    this.#views();
+    return this.#f32;
+  }
+}
+
+function align16(n: number): number {
+  return Math.ceil(n / 16) * 16;
+}
+
+/** Hands out 16-aligned regions, each followed by 16 bytes of slack for SIMD tails. */
+class Layout {
+  end: number;
+  constructor(base: number) {
+    this.end = base;
+  }
+  take(bytes: number): number {
+    const at = this.end;
+    this.end = align16(at + bytes + 16);
+    return at;
+  }
+}
+
+async function instantiate(name: string): Promise<WasmModule> {
+  const bytes = await readWasm(name);
+  try {
+    const module = await WebAssembly.compile(bytes);
+    return new WasmModule(await WebAssembly.instantiate(module, {}));
+  } catch (e) {
+    throw new TypeError(
+      `Cannot load "kernels/build/${name}.wasm": ${
+        (e as Error).message
+      } (run deno task build:kernels)`,
+    );
+  }
+}
+
+/**
+ * Loads and instantiates the kernels. The module-level functions of this
+ * file are bound to one such set; call this for a separate set (own memory)
+ * or to choose the float resize build.
+ *
+ * @example
+ * ```ts
+ * const plain = await createKernels({ relaxedSimd: false });
+ * plain.resizeBilinearF32(heat, 13, 7, 1, 26, 14);
+ * ```
+ */
+export async function createKernels(options: KernelOptions = {}): Promise<Kernels> {
+  if (!simdSupported()) {
+    throw new TypeError("Cannot load the kernels: this engine lacks WebAssembly SIMD");
+  }
+  const relaxed = options.relaxedSimd ?? relaxedSimdSupported();
+  if (relaxed && !relaxedSimdSupported()) {
+    throw new TypeError("Cannot load the relaxed-SIMD kernels: this engine lacks relaxed SIMD");
+  }
+  const [resize, resizeFloat] = await Promise.all([
+    instantiate("resize"),
+    relaxed ? instantiate("resize_relaxed") : undefined,
+  ]);
+
+  function resizeLayout(
+    m: WasmModule,
+    fn: string,
+    srcBytes: number,
+    srcW: number,
+    channels: number,
+    dstBytes: number,
+    dstW: number,
+    dstH: number,
+  ) {
+    const layout = new Layout(m.base);
+    const src = layout.take(srcBytes);
+    const dst = layout.take(dstBytes);
+    const scratch = layout.take(m.fns.resizeScratchBytes(srcW, channels, dstW, dstH));
+    m.reserve(fn, layout.end);
+    return { src, dst, scratch };
+  }
+
+  const floatModule = resizeFloat ?? resize;
+
+  return {
+    resizeVariant: relaxed ? "relaxed-simd" : "simd",
+
+    resizeBilinearU8(src, srcW, srcH, channels, dstW, dstH) {
+      const fn = "resizeBilinearU8";
+      checkResize(fn, src, srcW, srcH, channels, dstW, dstH);
+      const n = dstW * dstH * channels;
+      const at = resizeLayout(resize, fn, src.length, srcW, channels, n, dstW, dstH);
+      resize.u8.set(src, at.src);
+      resize.fns.resizeU8(at.src, srcW, srcH, channels, at.dst, dstW, dstH, at.scratch);
+      return resize.u8.slice(at.dst, at.dst + n);
+    },
+
+    resizeBilinearU8ToF32(src, srcW, srcH, channels, dstW, dstH, mean, scale) {
+      const fn = "resizeBilinearU8ToF32";
+      checkResize(fn, src, srcW, srcH, channels, dstW, dstH);
+      const n = dstW * dstH * channels;
+      const at = resizeLayout(resize, fn, src.length, srcW, channels, 4 * n, dstW, dstH);
+      resize.u8.set(src, at.src);
+      resize.fns.resizeU8ToF32(
+        at.src,
+        srcW,
+        srcH,
+        channels,
+        at.dst,
+        dstW,
+        dstH,
+        mean,
+        scale,
+        at.scratch,
+      );
+      return resize.f32.slice(at.dst >> 2, (at.dst >> 2) + n);
+    },
+
+    resizeBilinearF32(src, srcW, srcH, channels, dstW, dstH) {
+      const fn = "resizeBilinearF32";
+      checkResize(fn, src, srcW, srcH, channels, dstW, dstH);
+      const m = floatModule;
+      const n = dstW * dstH * channels;
+      const at = resizeLayout(m, fn, 4 * src.length, srcW, channels, 4 * n, dstW, dstH);
+      m.f32.set(src, at.src >> 2);
+      m.fns.resizeF32(at.src, srcW, srcH, channels, at.dst, dstW, dstH, at.scratch);
+      return m.f32.slice(at.dst >> 2, (at.dst >> 2) + n);
+    },
+
+    memoryBytes() {
+      return {
+        resize: Math.max(resize.memory.buffer.byteLength, floatModule.memory.buffer.byteLength),
+      };
+    },
+  };
+}
+
+/** The kernels every module-level function below is bound to. */
+export const KERNELS: Kernels = await createKernels();
+
+/**
+ * Bilinear resize (OpenCV INTER_LINEAR: half-pixel centres, border
+ * replicate, no area averaging) of a u8 image with `channels` interleaved
+ * channels; 11-bit fixed-point weights, rounded to nearest. Bit-exact with
+ * the twin in ./reference.ts.
+ *
+ * @example
+ * ```ts
+ * const small = resizeBilinearU8(rgb, 640, 480, 3, 454, 340);
+ * ```
+ */
+export const resizeBilinearU8: Kernels["resizeBilinearU8"] = KERNELS.resizeBilinearU8;
+
+/**
+ * Bilinear resize of a u8 image straight to normalised float32
+ * `(v - mean) * scale`, where `v` is the byte {@linkcode resizeBilinearU8}
+ * gives (so this equals MTCNN's `(cv2.resize(img) - 127.5) * 0.0078125`).
+ *
+ * @example
+ * ```ts
+ * const input = resizeBilinearU8ToF32(rgb, 640, 480, 3, 320, 240, 127.5, 0.0078125);
+ * ```
+ */
+export const resizeBilinearU8ToF32: Kernels["resizeBilinearU8ToF32"] =
+  KERNELS.resizeBilinearU8ToF32;
+
+/**
+ * Bilinear resize (OpenCV INTER_LINEAR) of a float32 image with `channels`
+ * interleaved channels. Within 1e-5 of the twin (bit-exact without relaxed SIMD).
+ *
+ * @example
+ * ```ts
+ * const up = resizeBilinearF32(heat, 13, 7, 1, 26, 14);
+ * ```
+ */
+export const resizeBilinearF32: Kernels["resizeBilinearF32"] = KERNELS.resizeBilinearF32;
