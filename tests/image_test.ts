@@ -525,6 +525,22 @@ Deno.test("decodeImageSync() maps palette PNG indices (4-bit) to their colours",
   );
 });
 
+Deno.test("crc32() gives the standard check value and agrees with a bitwise CRC at every length", () => {
+  assertEquals(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
+  const bitwise = (b: Uint8Array) => {
+    let c = 0xffffffff;
+    for (const x of b) {
+      c ^= x;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    }
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const data = Uint8Array.from({ length: 300 }, (_, i) => (i * 131 + 7) & 255);
+  for (const [start, end] of [[0, 0], [0, 1], [3, 10], [1, 300], [5, 9], [2, 299]]) {
+    assertEquals(crc32(data, start, end), bitwise(data.subarray(start, end)), `${start}..${end}`);
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // Decoding errors
 

@@ -371,20 +371,33 @@ function decodeJpegJs(bytes: Uint8Array, name: string): RgbImage {
 // ---------------------------------------------------------------------------------------------
 // PNG
 
-const CRC_TABLE = (() => {
-  const t = new Int32Array(256);
+/** CRC-32 tables for slicing-by-4: CRC_TABLES[k * 256 + b]. */
+const CRC_TABLES = (() => {
+  const t = new Int32Array(4 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
     t[n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    for (let k = 1; k < 4; k++) {
+      t[k * 256 + n] = t[t[(k - 1) * 256 + n] & 0xff] ^ (t[(k - 1) * 256 + n] >>> 8);
+    }
   }
   return t;
 })();
 
 /** CRC-32 (ISO 3309, as PNG chunks use) of `b[start..end)`. */
 export function crc32(b: Uint8Array, start = 0, end = b.length): number {
+  const t = CRC_TABLES;
   let c = -1;
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    c ^= b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
+    c = t[768 + (c & 0xff)] ^ t[512 + ((c >>> 8) & 0xff)] ^ t[256 + ((c >>> 16) & 0xff)] ^
+      t[c >>> 24];
+  }
+  for (; i < end; i++) c = t[(c ^ b[i]) & 0xff] ^ (c >>> 8);
   return (c ^ -1) >>> 0;
 }
 
