@@ -377,6 +377,7 @@ function parseMatWith(
       const inner = new ElementReader(inflated, littleEndian, source, pos);
       let p = 0;
       while (p < inflated.length) {
+        if (inflated.length - p < 8 && inflated.subarray(p).every((b) => b === 0)) break;
         const t = inner.tag(p, inflated.length);
         inner.readVariable(t, variables, only);
         p = t.next;

@@ -112,17 +112,23 @@ export function widerFromMat(mat: MatFile): WiderMat {
       const attrs = labels.map((list, a) => v.vector(list[e][i], LABEL_VARIABLES[a], e, i, k));
       const faces: FaceBox[] = new Array(k);
       for (let f = 0; f < k; f++) {
-        const face: FaceBox = { x: d[f], y: d[f + k], w: d[f + 2 * k], h: d[f + 3 * k] };
-        if (attrs.length) {
-          face.attributes = {
-            blur: attrs[0][f],
-            expression: attrs[1][f],
-            illumination: attrs[2][f],
-            invalid: attrs[3][f],
-            occlusion: attrs[4][f],
-            pose: attrs[5][f],
-          };
-        }
+        const x = d[f], y = d[f + k], w = d[f + 2 * k], h = d[f + 3 * k];
+        const face: FaceBox = attrs.length
+          ? {
+            x,
+            y,
+            w,
+            h,
+            attributes: {
+              blur: attrs[0][f],
+              expression: attrs[1][f],
+              illumination: attrs[2][f],
+              invalid: attrs[3][f],
+              occlusion: attrs[4][f],
+              pose: attrs[5][f],
+            },
+          }
+          : { x, y, w, h };
         faces[f] = face;
       }
       images.push({ path: `${events[e]}/${files[e][i]}.jpg`, faces });
