@@ -17,7 +17,9 @@
  * const small = resizeBilinearU8(rgb, 640, 480, 3, 454, 340);
  * ```
  */
-import { checkResize } from "./reference.ts";
+import { checkBoxes, checkNms, checkResize, type NmsMode } from "./reference.ts";
+
+export type { NmsMode };
 
 /** Every kernel, bound to one set of WebAssembly instances. */
 export interface Kernels {
@@ -50,6 +52,16 @@ export interface Kernels {
     dstW: number,
     dstH: number,
   ): Float32Array;
+  /** See {@linkcode iouOneToMany}. */
+  iouOneToMany(box: ArrayLike<number>, boxes: Float32Array, plusOne: boolean): Float32Array;
+  /** See {@linkcode nms}. */
+  nms(
+    boxes: Float32Array,
+    scores: Float32Array,
+    threshold: number,
+    mode: NmsMode,
+    plusOne?: boolean,
+  ): Int32Array;
   /** Which build runs the float resize. */
   readonly resizeVariant: "simd" | "relaxed-simd";
   /** Current size in bytes of each module's linear memory (it grows, never shrinks). */
@@ -57,7 +69,7 @@ export interface Kernels {
 }
 
 /** The kernel families, one .wasm (and one linear memory) each. */
-export type KernelFamily = "resize";
+export type KernelFamily = "resize" | "boxes";
 
 /** Options of {@linkcode createKernels}. */
 export interface KernelOptions {
@@ -223,9 +235,10 @@ export async function createKernels(options: KernelOptions = {}): Promise<Kernel
   if (relaxed && !relaxedSimdSupported()) {
     throw new TypeError("Cannot load the relaxed-SIMD kernels: this engine lacks relaxed SIMD");
   }
-  const [resize, resizeFloat] = await Promise.all([
+  const [resize, resizeFloat, boxes] = await Promise.all([
     instantiate("resize"),
     relaxed ? instantiate("resize_relaxed") : undefined,
+    instantiate("boxes"),
   ]);
 
   function resizeLayout(
@@ -293,9 +306,48 @@ export async function createKernels(options: KernelOptions = {}): Promise<Kernel
       return m.f32.slice(at.dst >> 2, (at.dst >> 2) + n);
     },
 
+    iouOneToMany(box, boxList, plusOne) {
+      const fn = "iouOneToMany";
+      if (box.length !== 4) throw new RangeError(`${fn}: box.length ${box.length} != 4`);
+      const n = checkBoxes(fn, boxList);
+      const layout = new Layout(boxes.base);
+      const src = layout.take(16 * n);
+      const out = layout.take(4 * n);
+      boxes.reserve(fn, layout.end);
+      const f32 = boxes.f32;
+      f32.set(boxList, src >> 2);
+      boxes.fns.iouOneToMany(box[0], box[1], box[2], box[3], src, n, plusOne ? 1 : 0, out);
+      return f32.slice(out >> 2, (out >> 2) + n);
+    },
+
+    nms(boxList, scores, threshold, mode, plusOne = true) {
+      const n = checkNms(boxList, scores, threshold, mode);
+      const layout = new Layout(boxes.base);
+      const src = layout.take(16 * n);
+      const sc = layout.take(4 * n);
+      const out = layout.take(4 * n);
+      const scratch = layout.take(boxes.fns.nmsScratchBytes(n));
+      boxes.reserve("nms", layout.end);
+      const f32 = boxes.f32;
+      f32.set(boxList, src >> 2);
+      f32.set(scores, sc >> 2);
+      const kept = boxes.fns.nms(
+        src,
+        sc,
+        n,
+        threshold,
+        mode === "min" ? 1 : 0,
+        plusOne ? 1 : 0,
+        out,
+        scratch,
+      );
+      return boxes.i32.slice(out >> 2, (out >> 2) + kept);
+    },
+
     memoryBytes() {
       return {
         resize: Math.max(resize.memory.buffer.byteLength, floatModule.memory.buffer.byteLength),
+        boxes: boxes.memory.buffer.byteLength,
       };
     },
   };
@@ -340,3 +392,32 @@ export const resizeBilinearU8ToF32: Kernels["resizeBilinearU8ToF32"] =
  * ```
  */
 export const resizeBilinearF32: Kernels["resizeBilinearF32"] = KERNELS.resizeBilinearF32;
+
+/**
+ * IoU of one box (x1, y1, x2, y2) with each of `boxes` (n*4 float32, x1, y1,
+ * x2, y2 per box), computed in float32 with SIMD. `plusOne` measures sides
+ * as `x2 - x1 + 1` (pixel counts, as the MTCNN code); otherwise `x2 - x1`.
+ * A pair whose union is not positive has IoU 0. Bit-exact with the twin.
+ *
+ * @example
+ * ```ts
+ * iouOneToMany([0, 0, 9, 9], new Float32Array([0, 0, 9, 9, 5, 0, 14, 9]), true); // [1, 0.333...]
+ * ```
+ */
+export const iouOneToMany: Kernels["iouOneToMany"] = KERNELS.iouOneToMany;
+
+/**
+ * Greedy non-maximum suppression, as MTCNN's `nms`: visits boxes by
+ * descending score (ties: lower index first), keeps a box unless an
+ * already kept box overlaps it by strictly more than `threshold` ("union":
+ * IoU, "min": intersection over the smaller area). Returns the kept indexes
+ * in that order. One radix sort, then SIMD overlaps of each kept box against
+ * the remaining ones. Same result as the twin; RangeError on NaN scores.
+ *
+ * @example
+ * ```ts
+ * const boxes = new Float32Array([0, 0, 9, 9, 1, 1, 10, 10, 50, 50, 59, 59]);
+ * nms(boxes, new Float32Array([0.8, 0.9, 0.7]), 0.5, "union"); // Int32Array [1, 2]
+ * ```
+ */
+export const nms: Kernels["nms"] = KERNELS.nms;

@@ -245,3 +245,146 @@ export function resizeBilinearF32(
   }
   return dst;
 }
+
+// ---------------------------------------------------------------------------
+// Boxes
+
+/** How {@linkcode nms} measures overlap: IoU, or intersection over the smaller area. */
+export type NmsMode = "union" | "min";
+
+/** Checks a box array of `n*4` values (x1, y1, x2, y2 per box); returns n. */
+export function checkBoxes(fn: string, boxes: ArrayLike<number>, name = "boxes"): number {
+  if (boxes.length % 4 !== 0) {
+    throw new RangeError(`${fn}: ${name}.length ${boxes.length} is not a multiple of 4`);
+  }
+  return boxes.length / 4;
+}
+
+/** Checks the arguments of nms; returns the number of boxes. */
+export function checkNms(
+  boxes: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  threshold: number,
+  mode: string,
+): number {
+  const n = scores.length;
+  if (boxes.length !== 4 * n) {
+    throw new RangeError(`nms: boxes.length ${boxes.length} != 4*${n} (scores.length)`);
+  }
+  if (mode !== "union" && mode !== "min") {
+    throw new RangeError(`nms: mode must be "union" or "min", got "${mode}"`);
+  }
+  if (!Number.isFinite(threshold)) {
+    throw new RangeError(`nms: threshold must be finite, got ${threshold}`);
+  }
+  for (let i = 0; i < n; i++) {
+    if (Number.isNaN(scores[i])) throw new RangeError(`nms: scores[${i}] is NaN`);
+  }
+  return n;
+}
+
+/** Box area in float32: ((x2 - x1) + p) * ((y2 - y1) + p). */
+function boxArea(x1: number, y1: number, x2: number, y2: number, p: number): number {
+  return fround(fround(fround(x2 - x1) + p) * fround(fround(y2 - y1) + p));
+}
+
+/** Overlap of box a and box b in float32, as the kernel computes it. */
+function overlap(
+  a: ArrayLike<number>,
+  ai: number,
+  aArea: number,
+  b: ArrayLike<number>,
+  bi: number,
+  bArea: number,
+  p: number,
+  minMode: boolean,
+): number {
+  const iw = Math.max(
+    0,
+    fround(fround(Math.min(a[ai + 2], b[bi + 2]) - Math.max(a[ai], b[bi])) + p),
+  );
+  const ih = Math.max(
+    0,
+    fround(fround(Math.min(a[ai + 3], b[bi + 3]) - Math.max(a[ai + 1], b[bi + 1])) + p),
+  );
+  const inter = fround(iw * ih);
+  const den = minMode ? Math.min(aArea, bArea) : fround(fround(aArea + bArea) - inter);
+  return den > 0 ? fround(inter / den) : 0;
+}
+
+/**
+ * IoU of one box (x1, y1, x2, y2) with each of `boxes` (n*4, x1, y1, x2, y2
+ * per box), in float32. `plusOne` measures sides as `x2 - x1 + 1` (pixel
+ * counts, as the MTCNN code); otherwise `x2 - x1`. A pair whose union is not
+ * positive has IoU 0.
+ *
+ * @example
+ * ```ts
+ * iouOneToMany([0, 0, 9, 9], new Float32Array([0, 0, 9, 9, 5, 0, 14, 9]), true); // [1, 0.333...]
+ * ```
+ */
+export function iouOneToMany(
+  box: ArrayLike<number>,
+  boxes: Float32Array,
+  plusOne: boolean,
+): Float32Array {
+  if (box.length !== 4) throw new RangeError(`iouOneToMany: box.length ${box.length} != 4`);
+  const n = checkBoxes("iouOneToMany", boxes);
+  const p = plusOne ? 1 : 0;
+  const a = Float32Array.from(box);
+  const aArea = boxArea(a[0], a[1], a[2], a[3], p);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const j = 4 * i;
+    const bArea = boxArea(boxes[j], boxes[j + 1], boxes[j + 2], boxes[j + 3], p);
+    out[i] = overlap(a, 0, aArea, boxes, j, bArea, p, false);
+  }
+  return out;
+}
+
+/**
+ * Greedy non-maximum suppression, as MTCNN's `nms`: visits boxes by
+ * descending score (ties: lower index first), keeps a box unless an already
+ * kept box overlaps it by strictly more than `threshold` ("union": IoU,
+ * "min": intersection over the smaller area; overlaps computed in float32).
+ * Returns the kept indexes in visiting order. Throws RangeError on NaN scores.
+ *
+ * @example
+ * ```ts
+ * const boxes = new Float32Array([0, 0, 9, 9, 1, 1, 10, 10, 50, 50, 59, 59]);
+ * nms(boxes, new Float32Array([0.8, 0.9, 0.7]), 0.5, "union"); // Int32Array [1, 2]
+ * ```
+ */
+export function nms(
+  boxes: Float32Array,
+  scores: Float32Array,
+  threshold: number,
+  mode: NmsMode,
+  plusOne = true,
+): Int32Array {
+  const n = checkNms(boxes, scores, threshold, mode);
+  const p = plusOne ? 1 : 0;
+  const thr = fround(threshold);
+  const minMode = mode === "min";
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((a, b) => scores[b] - scores[a] || a - b);
+  const areas = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    areas[i] = boxArea(boxes[4 * i], boxes[4 * i + 1], boxes[4 * i + 2], boxes[4 * i + 3], p);
+  }
+  const suppressed = new Uint8Array(n);
+  const keep: number[] = [];
+  for (let r = 0; r < n; r++) {
+    const i = order[r];
+    if (suppressed[i]) continue;
+    keep.push(i);
+    for (let s = r + 1; s < n; s++) {
+      const j = order[s];
+      if (suppressed[j]) continue;
+      if (overlap(boxes, 4 * i, areas[i], boxes, 4 * j, areas[j], p, minMode) > thr) {
+        suppressed[j] = 1;
+      }
+    }
+  }
+  return Int32Array.from(keep);
+}

@@ -235,3 +235,171 @@ Deno.test("resize kernels and twins reject bad shapes with the same one-line Ran
     );
   }
 });
+
+// ---------------------------------------------------------------------------
+// Boxes: the twins
+
+Deno.test("iouOneToMany twin gives 1 for identical boxes and 0 for disjoint ones", () => {
+  const boxes = new Float32Array([3, 4, 20, 30, 21, 4, 40, 30, 3, 31, 20, 50]);
+  for (const plusOne of [true, false]) {
+    assertEquals(R.iouOneToMany([3, 4, 20, 30], boxes, plusOne), new Float32Array([1, 0, 0]));
+  }
+});
+
+Deno.test("iouOneToMany twin measures sides as x2 - x1 + 1 with plusOne, x2 - x1 without", () => {
+  // plusOne: 10x10 boxes sharing a 5x10 strip: 50 / (100 + 100 - 50).
+  assertEquals(
+    R.iouOneToMany([0, 0, 9, 9], new Float32Array([5, 0, 14, 9]), true),
+    new Float32Array([1 / 3]),
+  );
+  // Same coordinates without plusOne: 9x9 boxes sharing 4x9: 36 / (81 + 81 - 36).
+  assertEquals(
+    R.iouOneToMany([0, 0, 9, 9], new Float32Array([5, 0, 14, 9]), false),
+    new Float32Array([36 / 126]),
+  );
+  // Touching edges overlap by one pixel column only with plusOne: 10 / (100 + 100 - 10).
+  assertEquals(
+    R.iouOneToMany([0, 0, 9, 9], new Float32Array([9, 0, 18, 9]), true),
+    new Float32Array([10 / 190]),
+  );
+  assertEquals(
+    R.iouOneToMany([0, 0, 9, 9], new Float32Array([9, 0, 18, 9]), false),
+    new Float32Array([0]),
+  );
+});
+
+Deno.test("iouOneToMany twin gives 0, not NaN, when the union is empty", () => {
+  assertEquals(
+    R.iouOneToMany([5, 5, 5, 5], new Float32Array([5, 5, 5, 5]), false),
+    new Float32Array([0]),
+  );
+});
+
+Deno.test("nms() keeps the higher-scored of two overlapping boxes", () => {
+  // IoU(0, 1) = 81 / 119 with plusOne; box 2 is far away.
+  const boxes = new Float32Array([0, 0, 9, 9, 1, 1, 10, 10, 50, 50, 59, 59]);
+  const scores = new Float32Array([0.8, 0.9, 0.7]);
+  assertEquals(R.nms(boxes, scores, 0.5, "union"), new Int32Array([1, 2]));
+  assertEquals(R.nms(boxes, scores, 0.7, "union"), new Int32Array([1, 0, 2]), "81/119 < 0.7");
+});
+
+Deno.test("nms() suppresses only when the overlap is strictly greater than the threshold", () => {
+  // No plusOne: areas 4 and 2, intersection 2, IoU exactly 2 / 4.
+  const boxes = new Float32Array([0, 0, 4, 1, 0, 0, 2, 1]);
+  const scores = new Float32Array([0.9, 0.8]);
+  assertEquals(R.nms(boxes, scores, 0.5, "union", false), new Int32Array([0, 1]));
+  assertEquals(R.nms(boxes, scores, 0.49, "union", false), new Int32Array([0]));
+});
+
+Deno.test("nms() in min mode divides the intersection by the smaller area", () => {
+  // A 5x5 box inside a 10x10 one: IoU 25 / 100, min-overlap 25 / 25.
+  const boxes = new Float32Array([0, 0, 10, 10, 2, 2, 7, 7]);
+  const scores = new Float32Array([0.9, 0.8]);
+  assertEquals(R.nms(boxes, scores, 0.5, "union", false), new Int32Array([0, 1]));
+  assertEquals(R.nms(boxes, scores, 0.5, "min", false), new Int32Array([0]));
+});
+
+Deno.test("nms() lets a box suppressed by a better one no longer suppress others", () => {
+  // A-B and B-C overlap by IoU 0.25, A-C not at all: greedy keeps A and C.
+  const boxes = new Float32Array([0, 0, 10, 10, 6, 0, 16, 10, 12, 0, 22, 10]);
+  const scores = new Float32Array([0.9, 0.8, 0.7]);
+  assertEquals(R.nms(boxes, scores, 0.2, "union", false), new Int32Array([0, 2]));
+});
+
+Deno.test("nms() visits equal scores by lower index first", () => {
+  const same = new Float32Array([0, 0, 9, 9, 0, 0, 9, 9, 0, 0, 9, 9]);
+  assertEquals(R.nms(same, new Float32Array([0.5, 0.5, 0.5]), 0.5, "union"), new Int32Array([0]));
+  assertEquals(R.nms(same, new Float32Array([0.4, 0.5, 0.5]), 0.5, "union"), new Int32Array([1]));
+  const apart = new Float32Array([0, 0, 9, 9, 20, 0, 29, 9, 40, 0, 49, 9, 60, 0, 69, 9]);
+  assertEquals(
+    R.nms(apart, new Float32Array([0.5, 0.7, -0, 0]), 0.5, "union"),
+    new Int32Array([1, 0, 2, 3]),
+  );
+  assertEquals(R.nms(new Float32Array(0), new Float32Array(0), 0.5, "union"), new Int32Array(0));
+});
+
+// ---------------------------------------------------------------------------
+// Boxes: kernels against twins
+
+/** n boxes in clusters (as a detector's raw output), integer corners, scores in steps of 1/50 (ties). */
+function clusteredBoxes(rng: Rng, n: number, clusters: number) {
+  const centres = Array.from(
+    { length: clusters },
+    () => [rng.uniform(0, 640), rng.uniform(0, 480), rng.uniform(12, 200)],
+  );
+  const boxes = new Float32Array(4 * n);
+  const scores = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const [cx, cy, size] = centres[rng.int(0, clusters)];
+    const half = (size * rng.uniform(0.8, 1.25)) / 2;
+    const x = cx + rng.normal(0, size * 0.15);
+    const y = cy + rng.normal(0, size * 0.15);
+    boxes.set([x - half, y - half, x + half, y + half].map(Math.round), 4 * i);
+    scores[i] = Math.round(rng.next() * 50) / 50;
+  }
+  return { boxes, scores };
+}
+
+Deno.test("iouOneToMany kernel matches the twin bit for bit", () => {
+  const rng = new Rng(SEED + 4);
+  for (const n of [1, 3, 13, 127, 1000]) {
+    const { boxes } = clusteredBoxes(rng, n, 3);
+    // Some degenerate and inverted boxes too.
+    if (n > 3) boxes.set([5, 5, 5, 5, 9, 9, 2, 2], 4);
+    for (const plusOne of [true, false]) {
+      for (const box of [boxes.slice(0, 4), [100.5, 80.25, 160.75, 150], [5, 5, 5, 5]]) {
+        const want = R.iouOneToMany(box, boxes, plusOne);
+        const got = K.iouOneToMany(box, boxes, plusOne);
+        const i = firstDiff(got, want);
+        assert(i < 0, `n=${n} plusOne=${plusOne} box=${box}: [${i}] ${got[i]} != ${want[i]}`);
+      }
+    }
+  }
+});
+
+Deno.test("nms kernel keeps exactly the twin's boxes, in the same order", () => {
+  const rng = new Rng(SEED + 5);
+  for (const n of [0, 1, 3, 13, 127, 2000]) {
+    const { boxes, scores } = clusteredBoxes(rng, n, Math.max(1, n >> 6));
+    for (const mode of ["union", "min"] as const) {
+      for (const plusOne of [true, false]) {
+        for (const threshold of [0.3, 0.5, 0.7]) {
+          const want = R.nms(boxes, scores, threshold, mode, plusOne);
+          const got = K.nms(boxes, scores, threshold, mode, plusOne);
+          assertEquals(got, want, `n=${n} ${mode} plusOne=${plusOne} threshold=${threshold}`);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("box kernels and twins reject bad shapes with the same one-line RangeError", () => {
+  for (const impl of [K, R] as const) {
+    assertThrows(
+      () => impl.iouOneToMany([1, 2, 3], new Float32Array(8), true),
+      RangeError,
+      "iouOneToMany: box.length 3 != 4",
+    );
+    assertThrows(
+      () => impl.iouOneToMany([1, 2, 3, 4], new Float32Array(10), true),
+      RangeError,
+      "iouOneToMany: boxes.length 10 is not a multiple of 4",
+    );
+    assertThrows(
+      () => impl.nms(new Float32Array(12), new Float32Array(2), 0.5, "union"),
+      RangeError,
+      "nms: boxes.length 12 != 4*2 (scores.length)",
+    );
+    assertThrows(
+      () => impl.nms(new Float32Array(8), new Float32Array([0.5, NaN]), 0.5, "union"),
+      RangeError,
+      "nms: scores[1] is NaN",
+    );
+    assertThrows(
+      // @ts-expect-error: a mode that does not exist
+      () => impl.nms(new Float32Array(4), new Float32Array(1), 0.5, "max"),
+      RangeError,
+      'nms: mode must be "union" or "min", got "max"',
+    );
+  }
+});
