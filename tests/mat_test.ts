@@ -14,7 +14,14 @@ import {
   parseMat,
   readMat,
 } from "../src/data/mat.ts";
-import { assert, assertEquals, assertThrows, needsShared, SHARED } from "./assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertThrows,
+  needsShared,
+  SHARED,
+} from "./assert.ts";
 
 // ---------------------------------------------------------------------------
 // Hand-assembled files (independent of encodeMat), little- or big-endian.
@@ -294,6 +301,22 @@ Deno.test("parseMat() reports corrupt compressed data", () => {
   assertThrows(() => parseMat(bytes, "z.mat"), TypeError, 'Cannot read "z.mat": ');
 });
 
+Deno.test("readMat() reports a corrupt compressed variable (native zlib path)", async () => {
+  const bytes = encodeMat({ a: matFromRows("double", [[1.25, 2.5, 3.75], [4.5, 5.25, 6.125]]) });
+  bytes[140] ^= 0x55;
+  const dir = await Deno.makeTempDir({ prefix: "mat_test_" });
+  try {
+    await Deno.writeFile(`${dir}/z.mat`, bytes);
+    await assertRejects(
+      () => readMat(`${dir}/z.mat`),
+      TypeError,
+      `Cannot read "${dir}/z.mat": compressed variable at byte 128 is corrupt`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("matVariable() names the file and the missing variable", () => {
   const mat = parseMat(handMadeFile(true), "x.mat");
   const e = assertThrows(() => matVariable(mat, "face_bbx_list"), TypeError);
@@ -301,12 +324,8 @@ Deno.test("matVariable() names the file and the missing variable", () => {
 });
 
 Deno.test("readMat() names a missing file", async () => {
-  try {
-    await readMat("/nonexistent/x.mat");
-    throw new Error("no error");
-  } catch (e) {
-    assertEquals((e as Error).message, 'Cannot read "/nonexistent/x.mat": no such file');
-  }
+  const e = await assertRejects(() => readMat("/nonexistent/x.mat"), TypeError);
+  assertEquals(e.message, 'Cannot read "/nonexistent/x.mat": no such file');
 });
 
 // ---------------------------------------------------------------------------

@@ -270,11 +270,11 @@ export async function readMat(path: string, options: ParseMatOptions = {}): Prom
 /**
  * Inflates every compressed variable with the runtime's native zlib
  * (DecompressionStream), concurrently: 2–3× faster than fflate on a cold start.
- * Anything odd (bad header, bad stream) is left to the synchronous parser,
- * which reports it.
+ * A stream that fails to inflate maps to its error; anything else odd (bad
+ * header, bad tags) is left to the synchronous parser, which reports it.
  */
-async function inflateAll(bytes: Uint8Array): Promise<Map<number, Uint8Array>> {
-  const out = new Map<number, Uint8Array>();
+async function inflateAll(bytes: Uint8Array): Promise<Map<number, Uint8Array | Error>> {
+  const out = new Map<number, Uint8Array | Error>();
   if (typeof DecompressionStream === "undefined" || bytes.length < 128) return out;
   const le = bytes[126] === 0x49 && bytes[127] === 0x4d;
   if (!le && !(bytes[126] === 0x4d && bytes[127] === 0x49)) return out;
@@ -291,7 +291,7 @@ async function inflateAll(bytes: Uint8Array): Promise<Map<number, Uint8Array>> {
       jobs.push(
         new Response(stream).arrayBuffer().then(
           (b) => void out.set(at, new Uint8Array(b)),
-          () => {},
+          (e) => void out.set(at, e instanceof Error ? e : new Error(String(e))),
         ),
       );
       pos += 8 + n;
@@ -326,7 +326,7 @@ function parseMatWith(
   bytes: Uint8Array,
   source: string,
   options: ParseMatOptions,
-  preInflated: Map<number, Uint8Array> | undefined,
+  preInflated: Map<number, Uint8Array | Error> | undefined,
 ): MatFile {
   const fail = (msg: string): never => {
     throw new TypeError(`Cannot read "${source}": ${msg}`);
@@ -365,9 +365,11 @@ function parseMatWith(
     if (tag.type === MI_COMPRESSED) {
       let inflated: Uint8Array;
       try {
-        inflated = preInflated?.get(pos) ?? unzlibSync(bytes.subarray(tag.start, tag.end));
+        const pre = preInflated?.get(pos);
+        if (pre instanceof Error) throw pre;
+        inflated = pre ?? unzlibSync(bytes.subarray(tag.start, tag.end));
       } catch (e) {
-        const why = (e as Error).message || String(e);
+        const why = ((e as Error).message || String(e)).split("\n")[0];
         inflated = fail(
           /EOF/i.test(why)
             ? `truncated: compressed variable at byte ${pos} ends early`
