@@ -17,7 +17,7 @@
  * const small = resizeBilinearU8(rgb, 640, 480, 3, 454, 340);
  * ```
  */
-import { checkBoxes, checkNms, checkResize, type NmsMode } from "./reference.ts";
+import { checkBoxes, checkCrops, checkNms, checkResize, type NmsMode } from "./reference.ts";
 
 export type { NmsMode };
 
@@ -62,6 +62,26 @@ export interface Kernels {
     mode: NmsMode,
     plusOne?: boolean,
   ): Int32Array;
+  /** See {@linkcode cropResizeU8}. */
+  cropResizeU8(
+    src: Uint8Array,
+    srcW: number,
+    srcH: number,
+    channels: number,
+    boxes: Int32Array,
+    size: number,
+  ): Uint8Array;
+  /** See {@linkcode cropResizeU8ToF32}. */
+  cropResizeU8ToF32(
+    src: Uint8Array,
+    srcW: number,
+    srcH: number,
+    channels: number,
+    boxes: Int32Array,
+    size: number,
+    mean: number,
+    scale: number,
+  ): Float32Array;
   /** Which build runs the float resize. */
   readonly resizeVariant: "simd" | "relaxed-simd";
   /** Current size in bytes of each module's linear memory (it grows, never shrinks). */
@@ -69,7 +89,7 @@ export interface Kernels {
 }
 
 /** The kernel families, one .wasm (and one linear memory) each. */
-export type KernelFamily = "resize" | "boxes";
+export type KernelFamily = "resize" | "boxes" | "crop";
 
 /** Options of {@linkcode createKernels}. */
 export interface KernelOptions {
@@ -235,11 +255,32 @@ export async function createKernels(options: KernelOptions = {}): Promise<Kernel
   if (relaxed && !relaxedSimdSupported()) {
     throw new TypeError("Cannot load the relaxed-SIMD kernels: this engine lacks relaxed SIMD");
   }
-  const [resize, resizeFloat, boxes] = await Promise.all([
+  const [resize, resizeFloat, boxes, crop] = await Promise.all([
     instantiate("resize"),
     relaxed ? instantiate("resize_relaxed") : undefined,
     instantiate("boxes"),
+    instantiate("crop"),
   ]);
+
+  function cropLayout(
+    fn: string,
+    src: Uint8Array,
+    channels: number,
+    n: number,
+    maxW: number,
+    dstBytes: number,
+    size: number,
+  ) {
+    const layout = new Layout(crop.base);
+    const at = {
+      src: layout.take(src.length),
+      boxes: layout.take(16 * n),
+      dst: layout.take(dstBytes),
+      scratch: layout.take(crop.fns.cropScratchBytes(maxW, channels, size)),
+    };
+    crop.reserve(fn, layout.end);
+    return at;
+  }
 
   function resizeLayout(
     m: WasmModule,
@@ -344,8 +385,43 @@ export async function createKernels(options: KernelOptions = {}): Promise<Kernel
       return boxes.i32.slice(out >> 2, (out >> 2) + kept);
     },
 
+    cropResizeU8(src, srcW, srcH, channels, boxList, size) {
+      const fn = "cropResizeU8";
+      const { n, maxW } = checkCrops(fn, src, srcW, srcH, channels, boxList, size);
+      const count = n * size * size * channels;
+      const at = cropLayout(fn, src, channels, n, maxW, count, size);
+      crop.u8.set(src, at.src);
+      crop.i32.set(boxList, at.boxes >> 2);
+      crop.fns.cropResizeU8(at.src, srcW, srcH, channels, at.boxes, n, size, at.dst, at.scratch);
+      return crop.u8.slice(at.dst, at.dst + count);
+    },
+
+    cropResizeU8ToF32(src, srcW, srcH, channels, boxList, size, mean, scale) {
+      const fn = "cropResizeU8ToF32";
+      const { n, maxW } = checkCrops(fn, src, srcW, srcH, channels, boxList, size);
+      const count = n * size * size * channels;
+      const at = cropLayout(fn, src, channels, n, maxW, 4 * count, size);
+      crop.u8.set(src, at.src);
+      crop.i32.set(boxList, at.boxes >> 2);
+      crop.fns.cropResizeU8ToF32(
+        at.src,
+        srcW,
+        srcH,
+        channels,
+        at.boxes,
+        n,
+        size,
+        mean,
+        scale,
+        at.dst,
+        at.scratch,
+      );
+      return crop.f32.slice(at.dst >> 2, (at.dst >> 2) + count);
+    },
+
     memoryBytes() {
       return {
+        crop: crop.memory.buffer.byteLength,
         resize: Math.max(resize.memory.buffer.byteLength, floatModule.memory.buffer.byteLength),
         boxes: boxes.memory.buffer.byteLength,
       };
@@ -421,3 +497,28 @@ export const iouOneToMany: Kernels["iouOneToMany"] = KERNELS.iouOneToMany;
  * ```
  */
 export const nms: Kernels["nms"] = KERNELS.nms;
+
+/**
+ * Crops every box (x, y, w, h in integer pixels; n*4 values) of one image
+ * and resizes it to `size` x `size` in one call: pixels outside the image
+ * read as 0 (zero padding, as MTCNN pads crops), and each padded crop is
+ * resized exactly as {@linkcode resizeBilinearU8} would. Returns
+ * n*size*size*channels bytes, box after box. Bit-exact with the twin.
+ *
+ * @example
+ * ```ts
+ * const faces = cropResizeU8(rgb, 640, 480, 3, new Int32Array([10, 20, 48, 48, -5, 0, 30, 30]), 24);
+ * ```
+ */
+export const cropResizeU8: Kernels["cropResizeU8"] = KERNELS.cropResizeU8;
+
+/**
+ * {@linkcode cropResizeU8} straight to normalised float32 NHWC batches
+ * `(v - mean) * scale` (the RNet/ONet input), `v` the byte cropResizeU8 gives.
+ *
+ * @example
+ * ```ts
+ * const batch = cropResizeU8ToF32(rgb, 640, 480, 3, boxes, 24, 127.5, 0.0078125);
+ * ```
+ */
+export const cropResizeU8ToF32: Kernels["cropResizeU8ToF32"] = KERNELS.cropResizeU8ToF32;

@@ -388,3 +388,114 @@ export function nms(
   }
   return Int32Array.from(keep);
 }
+
+// ---------------------------------------------------------------------------
+// Crops
+
+/** Checks the arguments of a crop-and-resize; returns the number of boxes and the widest box. */
+export function checkCrops(
+  fn: string,
+  src: ArrayLike<number>,
+  srcW: number,
+  srcH: number,
+  channels: number,
+  boxes: Int32Array,
+  size: number,
+): { n: number; maxW: number } {
+  checkImage(fn, src, srcW, srcH, channels);
+  checkPositive(fn, "size", size);
+  const n = checkBoxes(fn, boxes);
+  let maxW = 0;
+  for (let i = 0; i < n; i++) {
+    const [x, y, w, h] = boxes.subarray(4 * i, 4 * i + 4);
+    if (w < 1 || h < 1) {
+      throw new RangeError(`${fn}: box ${i} (${x}, ${y}, ${w}, ${h}) has a side < 1`);
+    }
+    if (x + w > 2 ** 31 - 1 || y + h > 2 ** 31 - 1) {
+      throw new RangeError(`${fn}: box ${i} (${x}, ${y}, ${w}, ${h}) reaches past 2^31`);
+    }
+    if (w > maxW) maxW = w;
+  }
+  return { n, maxW };
+}
+
+/** The region [x, x+w) x [y, y+h) of an image, zero outside it. */
+function paddedCrop(
+  src: Uint8Array,
+  srcW: number,
+  srcH: number,
+  cn: number,
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+): Uint8Array {
+  const crop = new Uint8Array(w * h * cn);
+  for (let cy = 0; cy < h; cy++) {
+    const sy = y + cy;
+    if (sy < 0 || sy >= srcH) continue;
+    for (let cx = 0; cx < w; cx++) {
+      const sx = x + cx;
+      if (sx < 0 || sx >= srcW) continue;
+      for (let c = 0; c < cn; c++) crop[(cy * w + cx) * cn + c] = src[(sy * srcW + sx) * cn + c];
+    }
+  }
+  return crop;
+}
+
+/**
+ * Crops every box (x, y, w, h in integer pixels; n*4 values) of an image and
+ * resizes it to `size` x `size`: pixels outside the image read as 0 (zero
+ * padding, as MTCNN pads crops), and the padded crop is resized exactly as
+ * {@linkcode resizeBilinearU8} would. Returns n*size*size*channels bytes,
+ * box after box.
+ *
+ * @example
+ * ```ts
+ * const faces = cropResizeU8(rgb, 640, 480, 3, new Int32Array([10, 20, 48, 48, -5, 0, 30, 30]), 24);
+ * ```
+ */
+export function cropResizeU8(
+  src: Uint8Array,
+  srcW: number,
+  srcH: number,
+  channels: number,
+  boxes: Int32Array,
+  size: number,
+): Uint8Array {
+  const { n } = checkCrops("cropResizeU8", src, srcW, srcH, channels, boxes, size);
+  const step = size * size * channels;
+  const dst = new Uint8Array(n * step);
+  for (let i = 0; i < n; i++) {
+    const [x, y, w, h] = boxes.subarray(4 * i, 4 * i + 4);
+    const crop = paddedCrop(src, srcW, srcH, channels, x, y, w, h);
+    dst.set(resizeBilinearU8(crop, w, h, channels, size, size), i * step);
+  }
+  return dst;
+}
+
+/**
+ * {@linkcode cropResizeU8} straight to normalised float32 NHWC:
+ * `(v - mean) * scale` in float32, `v` the byte cropResizeU8 gives.
+ *
+ * @example
+ * ```ts
+ * const batch = cropResizeU8ToF32(rgb, 640, 480, 3, boxes, 24, 127.5, 0.0078125);
+ * ```
+ */
+export function cropResizeU8ToF32(
+  src: Uint8Array,
+  srcW: number,
+  srcH: number,
+  channels: number,
+  boxes: Int32Array,
+  size: number,
+  mean: number,
+  scale: number,
+): Float32Array {
+  checkCrops("cropResizeU8ToF32", src, srcW, srcH, channels, boxes, size);
+  const bytes = cropResizeU8(src, srcW, srcH, channels, boxes, size);
+  const m = fround(mean);
+  const s = fround(scale);
+  return Float32Array.from(bytes, (v) => fround(v - m) * s);
+}

@@ -34,6 +34,8 @@ export interface KernelBuild {
 export const KERNEL_BUILDS: readonly KernelBuild[] = [
   { name: "resize", source: "resize.ts", features: ["simd"] },
   { name: "resize_relaxed", source: "resize.ts", features: ["simd", "relaxed-simd"] },
+  { name: "boxes", source: "boxes.ts", features: ["simd"] },
+  { name: "crop", source: "crop.ts", features: ["simd"] },
 ];
 
 /** The kernels/ folder (holds assembly/ and build/). */

@@ -403,3 +403,135 @@ Deno.test("box kernels and twins reject bad shapes with the same one-line RangeE
     );
   }
 });
+
+// ---------------------------------------------------------------------------
+// Crops: the twins
+
+Deno.test("cropResizeU8 twin of the whole image is resizeBilinearU8", () => {
+  const rng = new Rng(SEED + 6);
+  const src = randomU8(rng, 13 * 7 * 3);
+  assertEquals(
+    R.cropResizeU8(src, 13, 7, 3, new Int32Array([0, 0, 13, 7]), 5),
+    R.resizeBilinearU8(src, 13, 7, 3, 5, 5),
+  );
+});
+
+Deno.test("cropResizeU8 twin at the box's own size copies the region", () => {
+  const rng = new Rng(SEED + 7);
+  const src = randomU8(rng, 13 * 7 * 2);
+  const got = R.cropResizeU8(src, 13, 7, 2, new Int32Array([4, 2, 3, 3]), 3);
+  const want: number[] = [];
+  for (let y = 2; y < 5; y++) want.push(...src.subarray((y * 13 + 4) * 2, (y * 13 + 7) * 2));
+  assertEquals(got, Uint8Array.from(want));
+});
+
+Deno.test("cropResizeU8 twin reads zeros outside the image", () => {
+  // A 1x1 image of 200; the box covers one pixel left of it and the pixel:
+  // the padded crop is the ramp [0, 200], upscaled 2x to [0, 50, 150, 200]
+  // along x; y (1 -> 4) repeats the row.
+  const got = R.cropResizeU8(new Uint8Array([200]), 1, 1, 1, new Int32Array([-1, 0, 2, 1]), 4);
+  const row = [0, 50, 150, 200];
+  assertEquals(got, Uint8Array.from([...row, ...row, ...row, ...row]));
+  const outside = R.cropResizeU8(
+    new Uint8Array(12).fill(9),
+    2,
+    2,
+    3,
+    new Int32Array([5, -9, 4, 4]),
+    3,
+  );
+  assertEquals(outside, new Uint8Array(27));
+});
+
+Deno.test("cropResizeU8ToF32 twin is (cropResizeU8 - mean) * scale", () => {
+  const rng = new Rng(SEED + 8);
+  const src = randomU8(rng, 13 * 11 * 3);
+  const boxes = new Int32Array([-3, -2, 9, 8, 5, 5, 13, 13]);
+  const bytes = R.cropResizeU8(src, 13, 11, 3, boxes, 7);
+  const floats = R.cropResizeU8ToF32(src, 13, 11, 3, boxes, 7, 127.5, 0.0078125);
+  assertEquals(floats, Float32Array.from(bytes, (v) => (v - 127.5) * 0.0078125));
+});
+
+// ---------------------------------------------------------------------------
+// Crops: kernels against twins
+
+/** n integer boxes on a w x h image, some reaching outside it. */
+function randomCropBoxes(rng: Rng, n: number, w: number, h: number): Int32Array {
+  const boxes = new Int32Array(4 * n);
+  for (let i = 0; i < n; i++) {
+    const bw = rng.int(1, Math.max(2, Math.round(w * 1.3)));
+    const bh = rng.int(1, Math.max(2, Math.round(h * 1.3)));
+    boxes.set([rng.int(-bw, w + 2), rng.int(-bh, h + 2), bw, bh], 4 * i);
+  }
+  return boxes;
+}
+
+Deno.test("cropResizeU8 and cropResizeU8ToF32 kernels match the twins bit for bit", () => {
+  const rng = new Rng(SEED + 9);
+  for (const cn of [1, 2, 3, 4]) {
+    for (const [w, h] of [[13, 7], [127, 13], [1, 1], [3, 127]]) {
+      const src = randomU8(rng, w * h * cn);
+      for (const size of [1, 3, 12, 13, 24]) {
+        const boxes = randomCropBoxes(rng, 13, w, h);
+        const what = `${w}x${h}x${cn} -> ${size}`;
+        const want = R.cropResizeU8(src, w, h, cn, boxes, size);
+        const got = K.cropResizeU8(src, w, h, cn, boxes, size);
+        const i = firstDiff(got, want);
+        assert(i < 0, `${what}: [${i}] ${got[i]} != ${want[i]} (boxes ${boxes})`);
+        const wantF = R.cropResizeU8ToF32(src, w, h, cn, boxes, size, 127.5, 0.0078125);
+        const gotF = K.cropResizeU8ToF32(src, w, h, cn, boxes, size, 127.5, 0.0078125);
+        const j = firstDiff(gotF, wantF);
+        assert(j < 0, `f32 ${what}: [${j}] ${gotF[j]} != ${wantF[j]}`);
+      }
+    }
+  }
+});
+
+Deno.test("crop kernels and twins reject bad boxes with the same one-line RangeError", () => {
+  for (const impl of [K, R] as const) {
+    assertThrows(
+      () =>
+        impl.cropResizeU8(
+          new Uint8Array(12),
+          2,
+          2,
+          3,
+          new Int32Array([0, 0, 2, 2, 3, 4, 0, 5]),
+          24,
+        ),
+      RangeError,
+      "cropResizeU8: box 1 (3, 4, 0, 5) has a side < 1",
+    );
+    assertThrows(
+      () => impl.cropResizeU8ToF32(new Uint8Array(12), 2, 2, 3, new Int32Array(6), 24, 0, 1),
+      RangeError,
+      "cropResizeU8ToF32: boxes.length 6 is not a multiple of 4",
+    );
+    assertThrows(
+      () => impl.cropResizeU8(new Uint8Array(11), 2, 2, 3, new Int32Array(0), 24),
+      RangeError,
+      "cropResizeU8: src.length 11 != 2*2*3",
+    );
+  }
+});
+
+Deno.test("box and crop kernels re-make their memory views after the WASM memory grows", async () => {
+  const k = await K.createKernels();
+  const rng = new Rng(SEED + 10);
+  const { boxes, scores } = clusteredBoxes(rng, 13, 2);
+  assertEquals(k.nms(boxes, scores, 0.5, "union"), R.nms(boxes, scores, 0.5, "union"));
+  const before = k.memoryBytes();
+  // 400k boxes: 6.4 MB of input.
+  const many = clusteredBoxes(rng, 400_000, 50).boxes;
+  const box = [100, 100, 180, 190];
+  const iou = k.iouOneToMany(box, many, true);
+  assert(k.memoryBytes().boxes > before.boxes + 6e6, "boxes memory did not grow");
+  assert(firstDiff(iou, R.iouOneToMany(box, many, true)) < 0, "iouOneToMany after growth");
+  assertEquals(k.nms(boxes, scores, 0.5, "union"), R.nms(boxes, scores, 0.5, "union"));
+
+  const src = randomU8(rng, 1600 * 1200 * 3);
+  const crops = new Int32Array([-100, -50, 1800, 1300, 700, 500, 48, 48]);
+  const got = k.cropResizeU8(src, 1600, 1200, 3, crops, 24);
+  assert(k.memoryBytes().crop > before.crop + 5e6, "crop memory did not grow");
+  assertEquals(got, R.cropResizeU8(src, 1600, 1200, 3, crops, 24));
+});
