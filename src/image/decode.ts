@@ -13,9 +13,9 @@
  *   (`round(v / 257)`). Alpha is dropped (the colour channels are kept as stored, not
  *   composited), as OpenCV's `imread(path, IMREAD_COLOR)` does.
  *
- * The WebAssembly codecs are read from the npm cache (no network) and instantiated
- * synchronously on first use, so decoding is available both as {@linkcode decodeImageSync}
- * and as the promise-returning {@linkcode decodeImage}.
+ * The WebAssembly codecs are read from the npm cache (no network; needs `--allow-read`) and
+ * instantiated synchronously on first use, so decoding is available both as
+ * {@linkcode decodeImageSync} and as the promise-returning {@linkcode decodeImage}.
  *
  * Errors are one-line `TypeError`s naming the input, e.g.
  * `Cannot decode "x.jpg": not a JPEG or PNG file`.

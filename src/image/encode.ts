@@ -9,6 +9,9 @@
  * - JPEG: mozjpeg in WebAssembly (`@jsquash/jpeg`): baseline (not progressive), 4:2:0 chroma,
  *   the standard (Annex K) quantisation tables scaled by `quality` as libjpeg, OpenCV and PIL
  *   do, optimised Huffman tables. Greyscale input (1 channel) makes a 1-component JPEG.
+ *   Not faster than jpeg-js (640x480 q90: ~39 ms against ~31 ms on average; this build always
+ *   runs trellis quantisation), but its files are ~30% smaller and 4:2:0 like camera JPEGs,
+ *   where jpeg-js only writes 4:4:4; its timing is also steadier (no GC).
  *
  * @example
  * ```ts
