@@ -1,0 +1,142 @@
+/**
+ * Kernels against their TypeScript twins on realistic sizes:
+ * `deno bench -A tests/kernels_bench.ts`. Each group puts the twin first
+ * (the baseline) and the WebAssembly kernel(s) after it.
+ */
+import * as K from "../kernels/mod.ts";
+import * as R from "../kernels/reference.ts";
+import { Rng } from "../src/util/random.ts";
+
+const rng = new Rng(7);
+const W = 640;
+const H = 480;
+const rgb = Uint8Array.from({ length: W * H * 3 }, () => rng.int(0, 256));
+const rgbF = Float32Array.from(rgb, (v) => (v - 127.5) * 0.0078125);
+
+/** n detector-like boxes: clusters around faces, integer corners, random scores. */
+function detections(n: number, faces: number) {
+  const centres = Array.from(
+    { length: faces },
+    () => [rng.uniform(0, W), rng.uniform(0, H), rng.uniform(12, 200)],
+  );
+  const boxes = new Float32Array(4 * n);
+  const scores = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const [cx, cy, size] = centres[rng.int(0, faces)];
+    const half = (size * rng.uniform(0.8, 1.25)) / 2;
+    const x = cx + rng.normal(0, size * 0.15);
+    const y = cy + rng.normal(0, size * 0.15);
+    boxes.set([x - half, y - half, x + half, y + half].map(Math.round), 4 * i);
+    scores[i] = rng.next();
+  }
+  return { boxes, scores };
+}
+
+const nmsInput = detections(5000, 100);
+const iouBoxes = detections(10000, 100).boxes;
+const iouBox = [200, 150, 280, 250];
+const cropBoxes = new Int32Array(4 * 256);
+for (let i = 0; i < 256; i++) {
+  const side = rng.int(20, 200);
+  cropBoxes.set(
+    [rng.int(-side / 2, W - side / 2), rng.int(-side / 2, H - side / 2), side, side],
+    4 * i,
+  );
+}
+
+const plain = await K.createKernels({ relaxedSimd: false });
+const relaxed = K.relaxedSimdSupported() ? await K.createKernels({ relaxedSimd: true }) : undefined;
+
+// Resize 640x480 RGB -> 454x340 (one PNet pyramid step, factor 0.709).
+const [DW, DH] = [454, 340];
+
+Deno.bench({
+  name: "twin",
+  group: "resizeBilinearU8 640x480x3 -> 454x340",
+  baseline: true,
+  fn: () => void R.resizeBilinearU8(rgb, W, H, 3, DW, DH),
+});
+Deno.bench({
+  name: "kernel",
+  group: "resizeBilinearU8 640x480x3 -> 454x340",
+  fn: () => void K.resizeBilinearU8(rgb, W, H, 3, DW, DH),
+});
+
+Deno.bench({
+  name: "twin",
+  group: "resizeBilinearU8ToF32 640x480x3 -> 454x340",
+  baseline: true,
+  fn: () => void R.resizeBilinearU8ToF32(rgb, W, H, 3, DW, DH, 127.5, 0.0078125),
+});
+Deno.bench({
+  name: "kernel",
+  group: "resizeBilinearU8ToF32 640x480x3 -> 454x340",
+  fn: () => void K.resizeBilinearU8ToF32(rgb, W, H, 3, DW, DH, 127.5, 0.0078125),
+});
+
+Deno.bench({
+  name: "twin",
+  group: "resizeBilinearF32 640x480x3 -> 454x340",
+  baseline: true,
+  fn: () => void R.resizeBilinearF32(rgbF, W, H, 3, DW, DH),
+});
+Deno.bench({
+  name: "kernel simd",
+  group: "resizeBilinearF32 640x480x3 -> 454x340",
+  fn: () => void plain.resizeBilinearF32(rgbF, W, H, 3, DW, DH),
+});
+if (relaxed) {
+  Deno.bench({
+    name: "kernel relaxed-simd",
+    group: "resizeBilinearF32 640x480x3 -> 454x340",
+    fn: () => void relaxed.resizeBilinearF32(rgbF, W, H, 3, DW, DH),
+  });
+}
+
+Deno.bench({
+  name: "twin",
+  group: "nms 5000 boxes, union 0.5",
+  baseline: true,
+  fn: () => void R.nms(nmsInput.boxes, nmsInput.scores, 0.5, "union"),
+});
+Deno.bench({
+  name: "kernel",
+  group: "nms 5000 boxes, union 0.5",
+  fn: () => void K.nms(nmsInput.boxes, nmsInput.scores, 0.5, "union"),
+});
+
+Deno.bench({
+  name: "twin",
+  group: "iouOneToMany 1 vs 10000",
+  baseline: true,
+  fn: () => void R.iouOneToMany(iouBox, iouBoxes, true),
+});
+Deno.bench({
+  name: "kernel",
+  group: "iouOneToMany 1 vs 10000",
+  fn: () => void K.iouOneToMany(iouBox, iouBoxes, true),
+});
+
+Deno.bench({
+  name: "twin",
+  group: "cropResizeU8 256 boxes -> 24x24x3",
+  baseline: true,
+  fn: () => void R.cropResizeU8(rgb, W, H, 3, cropBoxes, 24),
+});
+Deno.bench({
+  name: "kernel",
+  group: "cropResizeU8 256 boxes -> 24x24x3",
+  fn: () => void K.cropResizeU8(rgb, W, H, 3, cropBoxes, 24),
+});
+
+Deno.bench({
+  name: "twin",
+  group: "cropResizeU8ToF32 256 boxes -> 24x24x3",
+  baseline: true,
+  fn: () => void R.cropResizeU8ToF32(rgb, W, H, 3, cropBoxes, 24, 127.5, 0.0078125),
+});
+Deno.bench({
+  name: "kernel",
+  group: "cropResizeU8ToF32 256 boxes -> 24x24x3",
+  fn: () => void K.cropResizeU8ToF32(rgb, W, H, 3, cropBoxes, 24, 127.5, 0.0078125),
+});
