@@ -100,7 +100,7 @@ export interface KernelOptions {
   relaxedSimd?: boolean;
 }
 
-/** A minimal module `(v128, v128, v128) -> v128` whose body is `op` over its parameters. */
+/** A minimal module: one function of `params` v128 parameters returning `op` applied to them. */
 function simdProbe(params: number, op: number[]): Uint8Array<ArrayBuffer> {
   const body = [0x00];
   for (let i = 0; i < params; i++) body.push(0x20, i);
