@@ -112,7 +112,13 @@ export const HEAD_UNITS = { cls: 2, box: 4, landmarks: 10 } as const;
 
 /** Our input convention: RGB, (x − 127.5) × 0.0078125. */
 export function defaultInput(size: number): InputSpec {
-  return { size, channels: 3, channelOrder: "RGB", mean: [127.5, 127.5, 127.5], scale: [0.0078125, 0.0078125, 0.0078125] };
+  return {
+    size,
+    channels: 3,
+    channelOrder: "RGB",
+    mean: [127.5, 127.5, 127.5],
+    scale: [0.0078125, 0.0078125, 0.0078125],
+  };
 }
 
 const conv = (name: string, k: number, filters: number): ConvLayer => ({
@@ -154,7 +160,9 @@ export interface ArchOptions {
  * pnetArch({ channels: [8, 16, 24] }); // a pruned PNet
  * ```
  */
-export function pnetArch(opts: ArchOptions & { channels?: [number, number, number] } = {}): NetArch {
+export function pnetArch(
+  opts: ArchOptions & { channels?: [number, number, number] } = {},
+): NetArch {
   const [c1, c2, c3] = opts.channels ?? [10, 16, 32];
   const r = opts.rounding ?? "ceil";
   return {
@@ -220,7 +228,11 @@ export function rnetArch(
  * ```
  */
 export function onetArch(
-  opts: ArchOptions & { channels?: [number, number, number, number]; dense?: number; landmarks?: boolean } = {},
+  opts: ArchOptions & {
+    channels?: [number, number, number, number];
+    dense?: number;
+    landmarks?: boolean;
+  } = {},
 ): NetArch {
   const [c1, c2, c3, c4] = opts.channels ?? [32, 64, 64, 128];
   const r = opts.rounding ?? "ceil";
@@ -253,7 +265,12 @@ export function archFor(name: "pnet" | "rnet" | "onet", opts: ArchOptions = {}):
 }
 
 /** Output side of a valid (unpadded) window of `k` with stride `s` over `n`, with the given rounding. */
-export function windowOut(n: number, k: number, s: number, rounding: "ceil" | "floor" = "floor"): number {
+export function windowOut(
+  n: number,
+  k: number,
+  s: number,
+  rounding: "ceil" | "floor" = "floor",
+): number {
   if (n < k) return 0;
   return (rounding === "ceil" ? Math.ceil((n - k) / s) : Math.floor((n - k) / s)) + 1;
 }
@@ -288,7 +305,11 @@ export interface ArchPlan {
  * planArch(pnetArch(), 480, 640).trunkOut; // [235, 315, 32]
  * ```
  */
-export function planArch(arch: NetArch, height = arch.input.size, width = arch.input.size): ArchPlan {
+export function planArch(
+  arch: NetArch,
+  height = arch.input.size,
+  width = arch.input.size,
+): ArchPlan {
   let shape: ActShape = [height, width, arch.input.channels];
   const shapes: ActShape[] = [];
   const params: ParamSpec[] = [];
@@ -309,10 +330,17 @@ export function planArch(arch: NetArch, height = arch.input.size, width = arch.i
         const oh = windowOut(h, layer.kh, layer.stride);
         const ow = windowOut(w, layer.kw, layer.stride);
         if (oh < 1 || ow < 1) {
-          throw new RangeError(`${where(i)} "${layer.name}": input ${h}x${w} is smaller than its ${layer.kh}x${layer.kw} kernel`);
+          throw new RangeError(
+            `${
+              where(i)
+            } "${layer.name}": input ${h}x${w} is smaller than its ${layer.kh}x${layer.kw} kernel`,
+          );
         }
         if (layer.kind === "conv") {
-          params.push({ name: `${layer.name}.weight`, shape: [layer.kh, layer.kw, c, layer.filters] });
+          params.push({
+            name: `${layer.name}.weight`,
+            shape: [layer.kh, layer.kw, c, layer.filters],
+          });
           params.push({ name: `${layer.name}.bias`, shape: [layer.filters] });
           shape = [oh, ow, layer.filters];
         } else {
@@ -332,7 +360,11 @@ export function planArch(arch: NetArch, height = arch.input.size, width = arch.i
         const [h, w, c] = shape as [number, number, number];
         const oh = windowOut(h, layer.size, layer.stride, layer.rounding);
         const ow = windowOut(w, layer.size, layer.stride, layer.rounding);
-        if (oh < 1 || ow < 1) throw new RangeError(`${where(i)}: input ${h}x${w} is smaller than the ${layer.size}x${layer.size} window`);
+        if (oh < 1 || ow < 1) {
+          throw new RangeError(
+            `${where(i)}: input ${h}x${w} is smaller than the ${layer.size}x${layer.size} window`,
+          );
+        }
         shape = [oh, ow, c];
         break;
       }
@@ -340,13 +372,19 @@ export function planArch(arch: NetArch, height = arch.input.size, width = arch.i
         shape = [shape.reduce((a, b) => a * b, 1)];
         break;
       case "dense":
-        if (spatial) throw new RangeError(`${where(i)} "${layer.name}" needs a flat input; add a flatten layer`);
+        if (spatial) {
+          throw new RangeError(
+            `${where(i)} "${layer.name}" needs a flat input; add a flatten layer`,
+          );
+        }
         params.push({ name: `${layer.name}.weight`, shape: [shape[0], layer.units] });
         params.push({ name: `${layer.name}.bias`, shape: [layer.units] });
         shape = [layer.units];
         break;
       default:
-        throw new RangeError(`${arch.name} layer ${i}: unknown kind "${(layer as { kind: string }).kind}"`);
+        throw new RangeError(
+          `${arch.name} layer ${i}: unknown kind "${(layer as { kind: string }).kind}"`,
+        );
     }
     shapes.push(shape);
   });
@@ -354,16 +392,23 @@ export function planArch(arch: NetArch, height = arch.input.size, width = arch.i
   if (!kinds.includes("cls") || !kinds.includes("box")) {
     throw new RangeError(`${arch.name}: needs a cls and a box head, has [${kinds.join(", ")}]`);
   }
-  if (new Set(kinds).size !== kinds.length) throw new RangeError(`${arch.name}: a head kind appears twice`);
+  if (new Set(kinds).size !== kinds.length) {
+    throw new RangeError(`${arch.name}: a head kind appears twice`);
+  }
   const c = shape[shape.length - 1];
   for (const h of heads) {
     const units = HEAD_UNITS[h.kind];
-    params.push({ name: `${h.name}.weight`, shape: shape.length === 3 ? [1, 1, c, units] : [c, units] });
+    params.push({
+      name: `${h.name}.weight`,
+      shape: shape.length === 3 ? [1, 1, c, units] : [c, units],
+    });
     params.push({ name: `${h.name}.bias`, shape: [units] });
   }
   const names = new Set<string>();
   for (const p of params) {
-    if (names.has(p.name)) throw new RangeError(`${arch.name}: parameter ${p.name} is defined twice`);
+    if (names.has(p.name)) {
+      throw new RangeError(`${arch.name}: parameter ${p.name} is defined twice`);
+    }
     names.add(p.name);
   }
   return { shapes, trunkOut: shape, heads, params };
@@ -393,9 +438,12 @@ export function validateArch(value: unknown, where = "arch"): NetArch {
   const bad = (what: string): never => {
     throw new TypeError(`${where}: ${what}`);
   };
-  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  const isObj = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
   const posInt = (v: unknown, field: string) => {
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 1) bad(`${field} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
+      bad(`${field} must be a positive integer, got ${JSON.stringify(v)}`);
+    }
   };
   if (!isObj(value)) return bad("arch is not an object");
   if (typeof value.name !== "string") bad("arch.name must be a string");
@@ -403,10 +451,15 @@ export function validateArch(value: unknown, where = "arch"): NetArch {
   if (!isObj(input)) return bad("arch.input is missing");
   posInt(input.size, "arch.input.size");
   posInt(input.channels, "arch.input.channels");
-  if (input.channelOrder !== "RGB" && input.channelOrder !== "BGR") bad(`arch.input.channelOrder must be RGB or BGR`);
+  if (input.channelOrder !== "RGB" && input.channelOrder !== "BGR") {
+    bad(`arch.input.channelOrder must be RGB or BGR`);
+  }
   for (const k of ["mean", "scale"]) {
     const v = input[k];
-    if (!Array.isArray(v) || v.length !== input.channels || v.some((x) => typeof x !== "number" || !Number.isFinite(x))) {
+    if (
+      !Array.isArray(v) || v.length !== input.channels ||
+      v.some((x) => typeof x !== "number" || !Number.isFinite(x))
+    ) {
       bad(`arch.input.${k} must be ${input.channels} numbers`);
     }
   }
@@ -431,7 +484,9 @@ export function validateArch(value: unknown, where = "arch"): NetArch {
       case "maxpool":
         posInt(l.size, f("size"));
         posInt(l.stride, f("stride"));
-        if (l.rounding !== "ceil" && l.rounding !== "floor") bad(`${f("rounding")} must be ceil or floor`);
+        if (l.rounding !== "ceil" && l.rounding !== "floor") {
+          bad(`${f("rounding")} must be ceil or floor`);
+        }
         break;
       case "prelu":
       case "cls":

@@ -27,6 +27,8 @@ export interface Provenance {
   licenseNote?: string;
   /** SHA-256 (hex) of the source file. */
   sha256?: string;
+  /** What converted the source, with a version. */
+  importer?: string;
   /** What was done to the weights on the way in, one line each. */
   notes?: string[];
 }
@@ -97,13 +99,17 @@ export function createNet(
     const v = params[p.name];
     if (v instanceof tf.Tensor) {
       if (!sameShape(v.shape, p.shape)) {
-        throw new RangeError(`${where}: tensor ${p.name} has shape [${v.shape}], arch wants [${p.shape}]`);
+        throw new RangeError(
+          `${where}: tensor ${p.name} has shape [${v.shape}], arch wants [${p.shape}]`,
+        );
       }
       out[p.name] = v;
     } else {
       const n = p.shape.reduce((a, b) => a * b, 1);
       if (v.length !== n) {
-        throw new RangeError(`${where}: tensor ${p.name} has ${v.length} values, arch wants [${p.shape}] (${n})`);
+        throw new RangeError(
+          `${where}: tensor ${p.name} has ${v.length} values, arch wants [${p.shape}] (${n})`,
+        );
       }
       out[p.name] = tf.tensor(v, p.shape, "float32");
     }
@@ -114,9 +120,15 @@ export function createNet(
 /** Throws when `names` is not exactly the parameter set of the arch. */
 export function checkParamNames(specs: ParamSpec[], names: string[], where: string): void {
   const want = new Set(specs.map((p) => p.name));
-  for (const n of names) if (!want.has(n)) throw new RangeError(`${where}: tensor ${n} is not a parameter of the arch`);
+  for (const n of names) {
+    if (!want.has(n)) {
+      throw new RangeError(`${where}: tensor ${n} is not a parameter of the arch`);
+    }
+  }
   const have = new Set(names);
-  for (const p of specs) if (!have.has(p.name)) throw new RangeError(`${where}: tensor ${p.name} is missing`);
+  for (const p of specs) {
+    if (!have.has(p.name)) throw new RangeError(`${where}: tensor ${p.name} is missing`);
+  }
 }
 
 function sameShape(a: readonly number[], b: readonly number[]) {
@@ -201,7 +213,9 @@ export function preprocess(net: Net | NetArch, x: tf.Tensor4D): tf.Tensor4D {
 export function forward(net: Net, x: tf.Tensor4D, opts: ForwardOptions = {}): NetOutput {
   const { arch, params } = net;
   if (x.rank !== 4 || x.shape[3] !== arch.input.channels) {
-    throw new RangeError(`forward(${arch.name}): input must be [N, H, W, ${arch.input.channels}], got [${x.shape}]`);
+    throw new RangeError(
+      `forward(${arch.name}): input must be [N, H, W, ${arch.input.channels}], got [${x.shape}]`,
+    );
   }
   const [, height, width] = x.shape;
   const plan = planArch(arch, height, width);
@@ -272,7 +286,13 @@ export function forward(net: Net, x: tf.Tensor4D, opts: ForwardOptions = {}): Ne
       const w = params[`${name}.weight`];
       const b = params[`${name}.bias`];
       return spatial
-        ? tf.fused.conv2d({ x: h as tf.Tensor4D, filter: w as tf.Tensor4D, strides: 1, pad: "valid", bias: b })
+        ? tf.fused.conv2d({
+          x: h as tf.Tensor4D,
+          filter: w as tf.Tensor4D,
+          strides: 1,
+          pad: "valid",
+          bias: b,
+        })
         : tf.fused.matMul({ a: h as tf.Tensor2D, b: w as tf.Tensor2D, bias: b });
     };
     const out: Partial<NetOutput> = {};
@@ -328,7 +348,11 @@ export function maxPool(
   };
   if (sameOk(h, oh) && sameOk(w, ow)) return tf.maxPool(x, size, stride, "same");
   return tf.tidy(() => {
-    const padded = tf.pad(x, [[0, 0], [0, Math.max(extraH, 0)], [0, Math.max(extraW, 0)], [0, 0]], -Infinity);
+    const padded = tf.pad(
+      x,
+      [[0, 0], [0, Math.max(extraH, 0)], [0, Math.max(extraW, 0)], [0, 0]],
+      -Infinity,
+    );
     return tf.maxPool(padded, size, stride, "valid");
   });
 }

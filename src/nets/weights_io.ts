@@ -83,12 +83,18 @@ export function encodeWeights(data: NetData): Uint8Array {
     const n = p.shape.reduce((a, b) => a * b, 1);
     if (!v) throw new RangeError(`encodeWeights(${data.arch.name}): tensor ${p.name} is missing`);
     if (v.length !== n) {
-      throw new RangeError(`encodeWeights(${data.arch.name}): tensor ${p.name} has ${v.length} values, arch wants ${JSON.stringify(p.shape)}`);
+      throw new RangeError(
+        `encodeWeights(${data.arch.name}): tensor ${p.name} has ${v.length} values, arch wants ${
+          JSON.stringify(p.shape)
+        }`,
+      );
     }
     tensors.push({ name: p.name, shape: p.shape, dtype: "float32", offset, bytes: 4 * n });
     offset = align(offset + 4 * n);
   }
-  const dataBytes = tensors.length ? tensors[tensors.length - 1].offset + tensors[tensors.length - 1].bytes : 0;
+  const dataBytes = tensors.length
+    ? tensors[tensors.length - 1].offset + tensors[tensors.length - 1].bytes
+    : 0;
   const body = new Uint8Array(dataBytes);
   for (const t of tensors) {
     const v = data.params[t.name];
@@ -118,30 +124,53 @@ export function encodeWeights(data: NetData): Uint8Array {
 }
 
 /** Reads only the header of weights file bytes (checks magic, version, lengths). */
-export function decodeWeightsHeader(bytes: Uint8Array, file = "weights"): { header: WeightsHeader; dataStart: number } {
+export function decodeWeightsHeader(
+  bytes: Uint8Array,
+  file = "weights",
+): { header: WeightsHeader; dataStart: number } {
   const bad = (what: string): never => {
     throw new RangeError(`Cannot load "${file}": ${what}`);
   };
-  if (bytes.length < 16) bad(`file is ${bytes.length} bytes, too short for a weights file (truncated?)`);
+  if (bytes.length < 16) {
+    bad(`file is ${bytes.length} bytes, too short for a weights file (truncated?)`);
+  }
   const magic = new TextDecoder().decode(bytes.subarray(0, 8));
-  if (magic !== WEIGHTS_MAGIC) bad(`not a weights file (magic is "${magic.replace(/[^\x20-\x7e]/g, "?")}", want "${WEIGHTS_MAGIC}")`);
+  if (magic !== WEIGHTS_MAGIC) {
+    bad(
+      `not a weights file (magic is "${
+        magic.replace(/[^\x20-\x7e]/g, "?")
+      }", want "${WEIGHTS_MAGIC}")`,
+    );
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
-  if (version !== WEIGHTS_VERSION) bad(`format version ${version} is not supported (this reader knows ${WEIGHTS_VERSION})`);
+  if (version !== WEIGHTS_VERSION) {
+    bad(`format version ${version} is not supported (this reader knows ${WEIGHTS_VERSION})`);
+  }
   const hlen = view.getUint32(12, true);
-  if (16 + hlen > bytes.length) bad(`header of ${hlen} bytes runs past the end of the ${bytes.length}-byte file (truncated)`);
+  if (16 + hlen > bytes.length) {
+    bad(`header of ${hlen} bytes runs past the end of the ${bytes.length}-byte file (truncated)`);
+  }
   let header: WeightsHeader;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(16, 16 + hlen)));
+    header = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(16, 16 + hlen)),
+    );
   } catch (e) {
     return bad(`header is not valid JSON (${(e as Error).message.split("\n")[0]})`);
   }
-  if (typeof header !== "object" || header === null || header.format !== "mtcnn-weights") bad(`header.format is not "mtcnn-weights"`);
+  if (typeof header !== "object" || header === null || header.format !== "mtcnn-weights") {
+    bad(`header.format is not "mtcnn-weights"`);
+  }
   if (!Array.isArray(header.tensors)) bad("header.tensors is missing");
   if (typeof header.dataBytes !== "number") bad("header.dataBytes is missing");
   const dataStart = align(16 + hlen);
   if (dataStart + header.dataBytes > bytes.length) {
-    bad(`data section needs ${dataStart + header.dataBytes} bytes, file has ${bytes.length} (truncated)`);
+    bad(
+      `data section needs ${
+        dataStart + header.dataBytes
+      } bytes, file has ${bytes.length} (truncated)`,
+    );
   }
   return { header, dataStart };
 }
@@ -158,23 +187,37 @@ export function decodeWeights(bytes: Uint8Array, file = "weights"): NetData {
   };
   const arch = validateArch(header.arch, where);
   const body = bytes.subarray(dataStart, dataStart + header.dataBytes);
-  if (typeof header.crc32 === "number" && crc32(body) !== header.crc32) bad("data checksum mismatch (file is corrupt)");
+  if (typeof header.crc32 === "number" && crc32(body) !== header.crc32) {
+    bad("data checksum mismatch (file is corrupt)");
+  }
   const specs = planArch(arch).params;
   const byName = new Map(header.tensors.map((t) => [t.name, t]));
   for (const t of header.tensors) {
-    if (!specs.some((p) => p.name === t.name)) bad(`tensor ${t.name} is not a parameter of the ${arch.name} arch`);
+    if (!specs.some((p) => p.name === t.name)) {
+      bad(`tensor ${t.name} is not a parameter of the ${arch.name} arch`);
+    }
   }
   const params: Record<string, Float32Array> = {};
   for (const p of specs) {
     const t = byName.get(p.name);
     if (!t) return bad(`tensor ${p.name} is missing`);
     if (!Array.isArray(t.shape) || JSON.stringify(t.shape) !== JSON.stringify(p.shape)) {
-      bad(`tensor ${p.name} has shape ${JSON.stringify(t.shape)}, arch wants ${JSON.stringify(p.shape)}`);
+      bad(
+        `tensor ${p.name} has shape ${JSON.stringify(t.shape)}, arch wants ${
+          JSON.stringify(p.shape)
+        }`,
+      );
     }
     const n = p.shape.reduce((a, b) => a * b, 1);
-    const size = t.dtype === "float32" ? 4 * n : t.dtype === "int8" ? n : bad(`tensor ${p.name} has dtype ${JSON.stringify(t.dtype)} (want float32 or int8)`);
+    const size = t.dtype === "float32"
+      ? 4 * n
+      : t.dtype === "int8"
+      ? n
+      : bad(`tensor ${p.name} has dtype ${JSON.stringify(t.dtype)} (want float32 or int8)`);
     if (t.bytes !== size || !(t.offset >= 0) || t.offset + size > body.length) {
-      bad(`tensor ${p.name} at bytes ${t.offset}+${t.bytes} does not fit its shape or the data section`);
+      bad(
+        `tensor ${p.name} at bytes ${t.offset}+${t.bytes} does not fit its shape or the data section`,
+      );
     }
     const raw = body.subarray(t.offset, t.offset + size);
     params[p.name] = t.dtype === "float32" ? floatsOf(raw) : dequantize(raw, p.shape, t, where);
@@ -187,7 +230,9 @@ export function decodeWeights(bytes: Uint8Array, file = "weights"): NetData {
 }
 
 function floatsOf(raw: Uint8Array): Float32Array {
-  if (raw.byteOffset % 4 === 0) return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+  if (raw.byteOffset % 4 === 0) {
+    return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+  }
   const out = new Float32Array(raw.length / 4);
   new Uint8Array(out.buffer).set(raw);
   return out;
@@ -199,7 +244,9 @@ function dequantize(raw: Uint8Array, shape: number[], t: TensorEntry, where: str
   const zp = t.zeroPoint ?? scale.map(() => 0);
   const dim = shape[axis] ?? 1;
   if (!(scale.length === 1 || scale.length === dim) || zp.length !== scale.length) {
-    throw new RangeError(`${where}: tensor ${t.name} is int8 with ${scale.length} scales, want 1 or ${dim}`);
+    throw new RangeError(
+      `${where}: tensor ${t.name} is int8 with ${scale.length} scales, want 1 or ${dim}`,
+    );
   }
   const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
   const out = new Float32Array(raw.length);
