@@ -24,7 +24,14 @@ import {
   WEIGHTS_MAGIC,
 } from "../src/nets/mod.ts";
 import { Rng } from "../src/util/random.ts";
-import { assert, assertAlmostEquals, assertEquals, assertRejects, assertThrows, maxAbsDiff } from "./assert.ts";
+import {
+  assert,
+  assertAlmostEquals,
+  assertEquals,
+  assertRejects,
+  assertThrows,
+  maxAbsDiff,
+} from "./assert.ts";
 
 await initBackend("wasm");
 
@@ -38,7 +45,10 @@ interface Act {
   data: Float32Array;
 }
 
-function refForward(data: NetData, x: Act): { logits: Float32Array; box: Float32Array; landmarks?: Float32Array; h: number; w: number } {
+function refForward(
+  data: NetData,
+  x: Act,
+): { logits: Float32Array; box: Float32Array; landmarks?: Float32Array; h: number; w: number } {
   const { arch, params } = data;
   const inp = arch.input;
   let a: Act = { ...x, data: x.data.map((v, i) => (v - inp.mean[i % x.c]) * inp.scale[i % x.c]) };
@@ -61,7 +71,9 @@ function refForward(data: NetData, x: Act): { logits: Float32Array; box: Float32
                 for (let kx = 0; kx < l.kw; kx++) {
                   const base = ((n * a.h + y * l.stride + ky) * a.w + xx * l.stride + kx) * a.c;
                   if (l.kind === "conv") {
-                    for (let i = 0; i < a.c; i++) s += w[((ky * l.kw + kx) * a.c + i) * oc + o] * a.data[base + i];
+                    for (let i = 0; i < a.c; i++) {
+                      s += w[((ky * l.kw + kx) * a.c + i) * oc + o] * a.data[base + i];
+                    }
                   } else s += w[(ky * l.kw + kx) * a.c + o] * a.data[base + o];
                 }
               }
@@ -90,7 +102,9 @@ function refForward(data: NetData, x: Act): { logits: Float32Array; box: Float32
                 for (let kx = 0; kx < l.size; kx++) {
                   const iy = y * l.stride + ky;
                   const ix = xx * l.stride + kx;
-                  if (iy < a.h && ix < a.w) m = Math.max(m, a.data[((n * a.h + iy) * a.w + ix) * a.c + c]);
+                  if (iy < a.h && ix < a.w) {
+                    m = Math.max(m, a.data[((n * a.h + iy) * a.w + ix) * a.c + c]);
+                  }
                 }
               }
               out[((n * oh + y) * ow + xx) * a.c + c] = m;
@@ -121,7 +135,13 @@ function refForward(data: NetData, x: Act): { logits: Float32Array; box: Float32
       else heads[l.kind] = out;
     }
   }
-  return { logits: heads.cls, box: heads.box, landmarks: heads.landmarks, h: flat ? 1 : a.h, w: flat ? 1 : a.w };
+  return {
+    logits: heads.cls,
+    box: heads.box,
+    landmarks: heads.landmarks,
+    h: flat ? 1 : a.h,
+    w: flat ? 1 : a.w,
+  };
 }
 
 function randomPixels(n: number, h: number, w: number, seed: number): Act {
@@ -139,13 +159,25 @@ function checkAgainstReference(arch: NetArch, n: number, h: number, w: number, s
   const t = tf.tensor4d(x.data, [n, h, w, 3]);
   for (const fuse of [true, false]) {
     const out = forward(net, t, { fuse });
-    const cls = ref.logits.map((_, i) => i).filter((i) => i % 2 === 0).map((i) => 1 / (1 + Math.exp(ref.logits[i] - ref.logits[i + 1])));
+    const cls = ref.logits.map((_, i) => i).filter((i) => i % 2 === 0).map((i) =>
+      1 / (1 + Math.exp(ref.logits[i] - ref.logits[i + 1]))
+    );
     const what = `${arch.name} ${n}x${h}x${w} fuse=${fuse}`;
-    assert(maxAbsDiff(out.logits.dataSync(), ref.logits) < 1e-4, `${what}: logits differ by ${maxAbsDiff(out.logits.dataSync(), ref.logits)}`);
+    assert(
+      maxAbsDiff(out.logits.dataSync(), ref.logits) < 1e-4,
+      `${what}: logits differ by ${maxAbsDiff(out.logits.dataSync(), ref.logits)}`,
+    );
     assert(maxAbsDiff(out.cls.dataSync(), cls) < 1e-5, `${what}: cls differs`);
-    assert(maxAbsDiff(out.box.dataSync(), ref.box) < 1e-4, `${what}: box differs by ${maxAbsDiff(out.box.dataSync(), ref.box)}`);
-    if (ref.landmarks) assert(maxAbsDiff(out.landmarks!.dataSync(), ref.landmarks) < 1e-4, `${what}: landmarks differ`);
-    else assertEquals(out.landmarks, undefined);
+    assert(
+      maxAbsDiff(out.box.dataSync(), ref.box) < 1e-4,
+      `${what}: box differs by ${maxAbsDiff(out.box.dataSync(), ref.box)}`,
+    );
+    if (ref.landmarks) {
+      assert(
+        maxAbsDiff(out.landmarks!.dataSync(), ref.landmarks) < 1e-4,
+        `${what}: landmarks differ`,
+      );
+    } else assertEquals(out.landmarks, undefined);
     const spatial = planArch(arch, h, w).trunkOut.length === 3;
     assertEquals(out.cls.shape, spatial ? [n, ref.h, ref.w] : [n]);
     assertEquals(out.box.shape, spatial ? [n, ref.h, ref.w, 4] : [n, 4]);
@@ -169,8 +201,14 @@ Deno.test("planArch() gives the paper's shapes: PNet 12→1x1, RNet fc sees 3x3x
   assertEquals(p.params.find((q) => q.name === "box.weight")!.shape, [1, 1, 32, 4]);
   assertEquals(p.params.find((q) => q.name === "conv1.weight")!.shape, [3, 3, 3, 10]);
   // the seed's floor pooling: RNet fc sees 2x2x64, ONet 2x2x128
-  assertEquals(planArch(rnetArch({ rounding: "floor" })).params.find((q) => q.name === "fc.weight")!.shape, [256, 128]);
-  assertEquals(planArch(onetArch({ rounding: "floor" })).params.find((q) => q.name === "fc.weight")!.shape, [512, 256]);
+  assertEquals(
+    planArch(rnetArch({ rounding: "floor" })).params.find((q) => q.name === "fc.weight")!.shape,
+    [256, 128],
+  );
+  assertEquals(
+    planArch(onetArch({ rounding: "floor" })).params.find((q) => q.name === "fc.weight")!.shape,
+    [512, 256],
+  );
   assertEquals(paramCount(pnetArch()), 6632);
 });
 
@@ -181,7 +219,10 @@ Deno.test("planArch() follows pruned channel counts into every parameter shape",
   assertEquals(shapes["prelu3.alpha"], [50]);
   assertEquals(shapes["fc.weight"], [3 * 3 * 50, 77]);
   assertEquals(shapes["cls.weight"], [77, 2]);
-  assertEquals(archSummary(arch), "conv3x3·20 prelu pool3/2c conv3x3·33 prelu pool3/2c conv2x2·50 prelu flatten fc·77 prelu → cls box");
+  assertEquals(
+    archSummary(arch),
+    "conv3x3·20 prelu pool3/2c conv3x3·33 prelu pool3/2c conv2x2·50 prelu flatten fc·77 prelu → cls box",
+  );
 });
 
 Deno.test("planArch() rejects a too-small input and heads before the trunk ends", () => {
@@ -194,10 +235,18 @@ Deno.test("planArch() rejects a too-small input and heads before the trunk ends"
 Deno.test("validateArch() names the bad field of a malformed arch", () => {
   const arch = JSON.parse(JSON.stringify(onetArch()));
   arch.layers[2].rounding = "round";
-  assertThrows(() => validateArch(arch, 'Cannot load "x.mtcnn"'), TypeError, 'Cannot load "x.mtcnn": arch.layers[2].rounding must be ceil or floor');
+  assertThrows(
+    () => validateArch(arch, 'Cannot load "x.mtcnn"'),
+    TypeError,
+    'Cannot load "x.mtcnn": arch.layers[2].rounding must be ceil or floor',
+  );
   const arch2 = JSON.parse(JSON.stringify(pnetArch()));
   arch2.layers[0].kind = "conv3d";
-  assertThrows(() => validateArch(arch2), TypeError, 'arch.layers[0].kind "conv3d" is not a layer kind');
+  assertThrows(
+    () => validateArch(arch2),
+    TypeError,
+    'arch.layers[0].kind "conv3d" is not a layer kind',
+  );
   assertEquals(validateArch(JSON.parse(JSON.stringify(rnetArch()))), rnetArch());
 });
 
@@ -216,7 +265,13 @@ Deno.test("forward() matches a plain TypeScript reference: PNet on odd sizes (ce
 Deno.test("forward() runs relu and depthwise layers and follows the input's channel order", () => {
   const arch: NetArch = {
     name: "tiny",
-    input: { size: 9, channels: 3, channelOrder: "RGB", mean: [10, 20, 30], scale: [0.1, 0.2, 0.3] },
+    input: {
+      size: 9,
+      channels: 3,
+      channelOrder: "RGB",
+      mean: [10, 20, 30],
+      scale: [0.1, 0.2, 0.3],
+    },
     layers: [
       { kind: "conv", name: "c1", kh: 3, kw: 3, stride: 2, filters: 5, padding: "valid" },
       { kind: "relu" },
@@ -250,7 +305,11 @@ Deno.test("maxPool() ceil rounding matches Caffe on sizes where TF 'same' pads i
   for (let i = 0; i < 4; i++) {
     for (let j = 0; j < 4; j++) {
       let m = -Infinity;
-      for (let a = 2 * i; a < Math.min(9, 2 * i + 3); a++) for (let b = 2 * j; b < Math.min(9, 2 * j + 3); b++) m = Math.max(m, v[a * 9 + b]);
+      for (let a = 2 * i; a < Math.min(9, 2 * i + 3); a++) {
+        for (let b = 2 * j; b < Math.min(9, 2 * j + 3); b++) {
+          m = Math.max(m, v[a * 9 + b]);
+        }
+      }
       assertEquals(out[i * 4 + j], m);
     }
   }
@@ -288,7 +347,11 @@ Deno.test("the wasm and cpu backends give the same ONet outputs", async () => {
     const net = createNet(data.arch, data.params);
     const t = tf.tensor4d(x, [3, 48, 48, 3]);
     const o = forward(net, t);
-    const r = [o.logits.dataSync().slice(), o.box.dataSync().slice(), o.landmarks!.dataSync().slice()];
+    const r = [
+      o.logits.dataSync().slice(),
+      o.box.dataSync().slice(),
+      o.landmarks!.dataSync().slice(),
+    ];
     tf.dispose([t, o.cls, o.logits, o.box, o.landmarks!, ...Object.values(net.params)]);
     return r;
   };
@@ -296,7 +359,12 @@ Deno.test("the wasm and cpu backends give the same ONet outputs", async () => {
   await initBackend("cpu");
   try {
     const cpu = run();
-    for (let i = 0; i < 3; i++) assert(maxAbsDiff(wasm[i], cpu[i]) < 1e-4, `output ${i} differs by ${maxAbsDiff(wasm[i], cpu[i])}`);
+    for (let i = 0; i < 3; i++) {
+      assert(
+        maxAbsDiff(wasm[i], cpu[i]) < 1e-4,
+        `output ${i} differs by ${maxAbsDiff(wasm[i], cpu[i])}`,
+      );
+    }
   } finally {
     await initBackend("wasm");
   }
@@ -335,15 +403,18 @@ Deno.test("saveNet() / loadNet() round-trip every tensor, the arch and the metad
   assertEquals(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
 });
 
+// deno-lint-ignore no-explicit-any
+type Header = Record<string, any>;
+
 /** Splits weights file bytes into header and data section. */
-function splitFile(bytes: Uint8Array): { header: Record<string, any>; body: Uint8Array } {
+function splitFile(bytes: Uint8Array): { header: Header; body: Uint8Array } {
   const hlen = new DataView(bytes.buffer, bytes.byteOffset).getUint32(12, true);
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + hlen)));
   return { header, body: bytes.subarray(Math.ceil((16 + hlen) / 64) * 64) };
 }
 
 /** Builds weights file bytes from a header and data section (as a hand-made writer would). */
-function assemble(header: Record<string, any>, body: Uint8Array): Uint8Array {
+function assemble(header: Header, body: Uint8Array): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(header));
   const start = Math.ceil((16 + json.length) / 64) * 64;
   const out = new Uint8Array(start + body.length);
@@ -355,7 +426,7 @@ function assemble(header: Record<string, any>, body: Uint8Array): Uint8Array {
   return out;
 }
 
-function editHeader(bytes: Uint8Array, edit: (h: Record<string, any>) => void): Uint8Array {
+function editHeader(bytes: Uint8Array, edit: (h: Header) => void): Uint8Array {
   const { header, body } = splitFile(bytes);
   edit(header);
   return assemble(header, body);
@@ -370,18 +441,37 @@ Deno.test("loadNet() names the file and tensor when a shape disagrees with the a
     RangeError,
     `Cannot load "${tmp}/w.mtcnn": tensor conv2.weight has shape [3,3,10,16], arch wants [3,3,10,15]`,
   );
-  const missing = editHeader(bytes, (h) => (h.tensors = h.tensors.filter((t: { name: string }) => t.name !== "box.bias")));
-  assertThrows(() => decodeWeights(missing, "m.mtcnn"), RangeError, 'Cannot load "m.mtcnn": tensor box.bias is missing');
+  const missing = editHeader(
+    bytes,
+    (h) => (h.tensors = h.tensors.filter((t: { name: string }) => t.name !== "box.bias")),
+  );
+  assertThrows(
+    () => decodeWeights(missing, "m.mtcnn"),
+    RangeError,
+    'Cannot load "m.mtcnn": tensor box.bias is missing',
+  );
 });
 
 Deno.test("loadNet() rejects truncated files, bad magic, corrupt data and unknown versions in one line", async () => {
   const bytes = encodeWeights(randomNetData(pnetArch(), 2));
-  assertThrows(() => decodeWeights(bytes.subarray(0, bytes.length - 10), "t.mtcnn"), RangeError, 'Cannot load "t.mtcnn": data section needs');
-  assertThrows(() => decodeWeights(bytes.subarray(0, 40), "t.mtcnn"), RangeError, "runs past the end");
+  assertThrows(
+    () => decodeWeights(bytes.subarray(0, bytes.length - 10), "t.mtcnn"),
+    RangeError,
+    'Cannot load "t.mtcnn": data section needs',
+  );
+  assertThrows(
+    () => decodeWeights(bytes.subarray(0, 40), "t.mtcnn"),
+    RangeError,
+    "runs past the end",
+  );
   assertThrows(() => decodeWeights(bytes.subarray(0, 5), "t.mtcnn"), RangeError, "too short");
   const magic = bytes.slice();
   magic[0] = 0x50;
-  assertThrows(() => decodeWeights(magic, "t.mtcnn"), RangeError, 'not a weights file (magic is "PTCNNWTS"');
+  assertThrows(
+    () => decodeWeights(magic, "t.mtcnn"),
+    RangeError,
+    'not a weights file (magic is "PTCNNWTS"',
+  );
   const flipped = bytes.slice();
   flipped[flipped.length - 3] ^= 1;
   assertThrows(() => decodeWeights(flipped, "t.mtcnn"), RangeError, "checksum mismatch");
@@ -399,12 +489,18 @@ Deno.test("decodeWeights() reads int8 tensors with per-channel scales and zero p
   const scale = Array.from({ length: 10 }, (_, o) => 0.01 * (o + 1));
   const zero = Array.from({ length: 10 }, (_, o) => o - 5);
   const q = new Int8Array(w.length);
-  for (let i = 0; i < w.length; i++) q[i] = Math.max(-128, Math.min(127, Math.round(w[i] / scale[i % 10]) + zero[i % 10]));
+  for (let i = 0; i < w.length; i++) {
+    q[i] = Math.max(-128, Math.min(127, Math.round(w[i] / scale[i % 10]) + zero[i % 10]));
+  }
   const parts: Uint8Array[] = [];
   let off = 0;
   for (const t of header.tensors) {
-    const src = t.name === "conv1.weight" ? new Uint8Array(q.buffer) : body.subarray(t.offset, t.offset + t.bytes);
-    if (t.name === "conv1.weight") Object.assign(t, { dtype: "int8", bytes: q.length, scale, zeroPoint: zero });
+    const src = t.name === "conv1.weight"
+      ? new Uint8Array(q.buffer)
+      : body.subarray(t.offset, t.offset + t.bytes);
+    if (t.name === "conv1.weight") {
+      Object.assign(t, { dtype: "int8", bytes: q.length, scale, zeroPoint: zero });
+    }
     t.offset = off;
     const padded = new Uint8Array(Math.ceil(src.length / 64) * 64);
     padded.set(src);
@@ -417,7 +513,9 @@ Deno.test("decodeWeights() reads int8 tensors with per-channel scales and zero p
   header.crc32 = crc32(newBody);
   const back = decodeWeights(assemble(header, newBody), "q.mtcnn");
   const got = back.params["conv1.weight"];
-  for (let i = 0; i < w.length; i++) assertAlmostEquals(got[i], scale[i % 10] * (q[i] - zero[i % 10]), 1e-6);
+  for (let i = 0; i < w.length; i++) {
+    assertAlmostEquals(got[i], scale[i % 10] * (q[i] - zero[i % 10]), 1e-6);
+  }
   assert(maxAbsDiff(got, w) <= 0.05 + 1e-6, "dequantized within half a step of the largest scale");
   assertEquals(back.params["conv2.weight"], data.params["conv2.weight"]);
 });
