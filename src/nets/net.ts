@@ -300,9 +300,10 @@ export function forward(net: Net, x: tf.Tensor4D, opts: ForwardOptions = {}): Ne
       if (hd.kind === "cls") {
         const logits = head(hd.name);
         out.logits = logits;
-        // softmax over two classes = sigmoid of the logit difference
-        const [l0, l1] = tf.split(logits, 2, -1);
-        out.cls = tf.squeeze(tf.sigmoid(tf.sub(l1, l0)), [logits.rank - 1]);
+        // softmax over two classes = sigmoid of the logit difference, taken by a
+        // matmul with [-1, 1]: strided slices are slow on the wasm backend
+        const diff = tf.matMul(tf.reshape(logits, [-1, 2]), tf.tensor2d([-1, 1], [2, 1]));
+        out.cls = tf.reshape(tf.sigmoid(diff), logits.shape.slice(0, -1));
       } else if (hd.kind === "box") out.box = head(hd.name);
       else out.landmarks = head(hd.name);
     }

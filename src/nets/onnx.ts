@@ -416,3 +416,100 @@ function readValueInfo(p: Proto): OnnxValueInfo {
   }
   return info;
 }
+
+// ---------- rewriting: free dimensions ----------
+
+function varintBytes(v: number): number[] {
+  const out: number[] = [];
+  let x = v;
+  while (x >= 0x80) {
+    out.push((x & 0x7f) | 0x80);
+    x = Math.floor(x / 128);
+  }
+  out.push(x);
+  return out;
+}
+
+function concat(parts: (Uint8Array | number[])[]): Uint8Array {
+  const n = parts.reduce((a, p) => a + p.length, 0);
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/**
+ * Re-encodes one message, letting `edit` replace the payload of
+ * length-delimited fields (return undefined to keep a field as is).
+ */
+function mapMessage(
+  bytes: Uint8Array,
+  file: string,
+  edit: (field: number, payload: Uint8Array, index: number) => Uint8Array | undefined,
+): Uint8Array {
+  const p = new Proto(bytes, file);
+  const parts: (Uint8Array | number[])[] = [];
+  const counts = new Map<number, number>();
+  for (;;) {
+    const start = p.pos;
+    const t = p.tag();
+    if (!t) break;
+    const [field, wire] = t;
+    if (wire !== 2) {
+      p.skip(wire);
+      parts.push(bytes.subarray(start, p.pos));
+      continue;
+    }
+    const tagEnd = p.pos;
+    const payload = p.bytesField();
+    const index = counts.get(field) ?? 0;
+    counts.set(field, index + 1);
+    const replaced = edit(field, payload, index);
+    if (replaced === undefined) parts.push(bytes.subarray(start, p.pos));
+    else parts.push(bytes.subarray(start, tagEnd), varintBytes(replaced.length), replaced);
+  }
+  return concat(parts);
+}
+
+/**
+ * A copy of an ONNX model whose graph inputs and outputs have the given
+ * dimensions made symbolic, e.g. `{ 0: "N" }` frees the batch size and
+ * `{ 0: "N", 2: "H", 3: "W" }` also the spatial size of a fully
+ * convolutional net. Useful to run fixed-shape exports at other sizes.
+ *
+ * @example
+ * ```ts
+ * const batched = onnxFreeDims(bytes, { 0: "N" }); // RNet ×256 in one run
+ * ```
+ */
+export function onnxFreeDims(
+  bytes: Uint8Array,
+  dims: Record<number, string>,
+  file = "model.onnx",
+): Uint8Array {
+  const dimension = (payload: Uint8Array, i: number) => {
+    const name = dims[i];
+    if (name === undefined) return undefined;
+    const s = new TextEncoder().encode(name);
+    return concat([[(2 << 3) | 2], varintBytes(s.length), s]); // dim_param
+  };
+  const shape = (payload: Uint8Array) =>
+    mapMessage(payload, file, (f, d, i) => (f === 1 ? dimension(d, i) : undefined));
+  const tensorType = (payload: Uint8Array) =>
+    mapMessage(payload, file, (f, d) => (f === 2 ? shape(d) : undefined));
+  const typeProto = (payload: Uint8Array) =>
+    mapMessage(payload, file, (f, d) => (f === 1 ? tensorType(d) : undefined));
+  const valueInfo = (payload: Uint8Array) =>
+    mapMessage(payload, file, (f, d) => (f === 2 ? typeProto(d) : undefined));
+  // old exporters list initializers among the inputs: leave those alone
+  const initializers = parseOnnx(bytes, file).graph.initializers;
+  const graph = (payload: Uint8Array) =>
+    mapMessage(payload, file, (f, d) => {
+      if (f !== 11 && f !== 12) return undefined;
+      return initializers.has(readValueInfo(new Proto(d, file)).name) ? undefined : valueInfo(d);
+    });
+  return mapMessage(bytes, file, (f, d) => (f === 7 ? graph(d) : undefined));
+}
