@@ -124,22 +124,6 @@ export class Canvas {
     }
   }
 
-  /** Multiplies every pixel by `gain(x, y)` (e.g. an illumination field). */
-  modulate(gain: (x: number, y: number) => number): void {
-    const d = this.data, W = this.width, n = W * this.height;
-    for (let k = 0, x = 0, y = 0; k < n; k++) {
-      const g = gain(x + 0.5, y + 0.5);
-      const i = 3 * k;
-      d[i] *= g;
-      d[i + 1] *= g;
-      d[i + 2] *= g;
-      if (++x === W) {
-        x = 0;
-        y++;
-      }
-    }
-  }
-
   /**
    * Gaussian-blurs the disc of radius `radius` around `(cx, cy)` with standard
    * deviation `sigma`, feathering the blend to zero over the outer 20 % of the
@@ -244,30 +228,31 @@ function fillTile(
   ty: number,
   ty1: number,
 ): void {
-  const w = tx1 - tx, n = w * (ty1 - ty);
-  for (let k = 0; k < n; k++) {
-    const y = ty + Math.floor(k / w), x = tx + (k % w);
-    const px = x + 0.5, py = y + 0.5;
-    let cov = 1;
-    if (mode === 0) {
-      const s = shape.sd(px, py);
-      if (soft > 0) {
-        cov = 0.5 - s * inv2soft;
-        if (cov <= 0) continue;
-        if (cov > 1) cov = 1;
-      } else if (s >= margin) {
-        continue;
-      } else if (s > -margin) {
-        cov = sampleCoverage(shape, x, y);
-        if (cov === 0) continue;
+  for (let y = ty; y < ty1; y++) {
+    const py = y + 0.5;
+    for (let x = tx; x < tx1; x++) {
+      const px = x + 0.5;
+      let cov = 1;
+      if (mode === 0) {
+        const s = shape.sd(px, py);
+        if (soft > 0) {
+          cov = 0.5 - s * inv2soft;
+          if (cov <= 0) continue;
+          if (cov > 1) cov = 1;
+        } else if (s >= margin) {
+          continue;
+        } else if (s > -margin) {
+          cov = sampleCoverage(shape, x, y);
+          if (cov === 0) continue;
+        }
       }
+      const a = alpha * cov;
+      if (!solid) (paint as PaintFn)(px, py, col);
+      const i = (y * W + x) * 3;
+      d[i] += (col[0] - d[i]) * a;
+      d[i + 1] += (col[1] - d[i + 1]) * a;
+      d[i + 2] += (col[2] - d[i + 2]) * a;
     }
-    const a = alpha * cov;
-    if (!solid) (paint as PaintFn)(px, py, col);
-    const i = (y * W + x) * 3;
-    d[i] += (col[0] - d[i]) * a;
-    d[i + 1] += (col[1] - d[i + 1]) * a;
-    d[i + 2] += (col[2] - d[i + 2]) * a;
   }
 }
 

@@ -19,7 +19,6 @@ import {
   type Paint,
   type PaintFn,
   polygon,
-  rect,
   type Rgb,
   scale,
   stroke,
@@ -272,44 +271,72 @@ function randomPaint(
   };
 }
 
-/** Background: a base (gradient, wall and floor, or vignette), texture, then random shapes. */
-function drawBackground(c: Canvas, rng: Rng, clutter: number): void {
-  const W = c.width, H = c.height;
-  const base = rng.int(0, 3);
+/**
+ * The background base in one pass: a linear gradient, a wall and floor split
+ * by a slanted horizon (anti-aliased), or a soft pool of light on a dark
+ * ground; modulated by large-scale and fine value-noise texture.
+ */
+function drawBase(c: Canvas, rng: Rng): void {
+  const W = c.width, H = c.height, d = c.data;
+  const kind = rng.int(0, 3);
   const c1 = randomColor(rng, 0.15, 0.95), c2 = randomColor(rng, 0.1, 0.9);
-  if (base === 0) {
-    const ang = rng.uniform(0, 2 * Math.PI);
-    const dx = Math.cos(ang) * W / 2, dy = Math.sin(ang) * H / 2;
-    c.fill(
-      rect(0, 0, W, H),
-      linearGradient(W / 2 - dx, H / 2 - dy, W / 2 + dx, H / 2 + dy, c1, c2),
-    );
-  } else if (base === 1) {
-    const horizon = rng.uniform(0.3, 0.8) * H;
-    c.fill(rect(0, 0, W, H), linearGradient(0, 0, 0, horizon, c1, scale(c1, 0.75)));
-    c.fill(
-      polygon([0, horizon, W, horizon + rng.uniform(-0.1, 0.1) * H, W, H, 0, H]),
-      linearGradient(0, horizon, 0, H, c2, scale(c2, 0.6)),
-    );
-  } else {
-    c.fill(rect(0, 0, W, H), scale(c2, 0.5));
-    c.fill(
-      ellipse(
-        rng.uniform(0, W),
-        rng.uniform(0, H),
-        W * rng.uniform(0.4, 0.9),
-        H * rng.uniform(0.4, 0.9),
-      ),
-      c1,
-      0.8,
-      Math.min(W, H) * 0.3,
-    );
-  }
-  // Large-scale texture.
+  // Every kind is described by: a gradient parameter t(x, y) between two colours
+  // a and b (kind 0); or two such gradients on either side of a line (kind 1);
+  // or a soft ellipse of c1 over a dark ground (kind 2).
+  const ang = rng.uniform(0, 2 * Math.PI);
+  const gx = Math.cos(ang) / W, gy = Math.sin(ang) / H;
+  const horizon = rng.uniform(0.3, 0.8) * H, slope = (rng.uniform(-0.1, 0.1) * H) / W;
+  const hn = 1 / Math.sqrt(1 + slope * slope);
+  const ex = rng.uniform(0, W), ey = rng.uniform(0, H);
+  const erx = W * rng.uniform(0.4, 0.9), ery = H * rng.uniform(0.4, 0.9);
+  const soft = Math.min(W, H) * 0.3;
   const noise = valueNoise(W, H, rng.uniform(20, 120), () => rng.next());
   const fine = valueNoise(W, H, rng.uniform(2, 8), () => rng.next());
   const amp = rng.uniform(0.05, 0.35), fineAmp = rng.uniform(0, 0.15);
-  c.modulate((x, y) => 1 + amp * (noise(x, y) - 0.5) * 2 + fineAmp * (fine(x, y) - 0.5));
+  const dark = scale(c2, 0.5), c1b = scale(c1, 0.75), c2b = scale(c2, 0.6);
+  const rmin = Math.min(erx, ery);
+  for (let y = 0; y < H; y++) {
+    const py = y + 0.5;
+    for (let x = 0; x < W; x++) {
+      const px = x + 0.5;
+      let r: number, g: number, b: number;
+      if (kind === 0) {
+        let t = 0.5 + (px - W / 2) * gx + (py - H / 2) * gy;
+        t = t < 0 ? 0 : t > 1 ? 1 : t;
+        r = c1[0] + (c2[0] - c1[0]) * t;
+        g = c1[1] + (c2[1] - c1[1]) * t;
+        b = c1[2] + (c2[2] - c1[2]) * t;
+      } else if (kind === 1) {
+        const t1 = Math.min(1, py / horizon);
+        const t2 = Math.max(0, Math.min(1, (py - horizon) / (H - horizon)));
+        // Signed distance to the horizon line y = horizon + slope · x (positive below).
+        const sd = (py - horizon - slope * px) * hn;
+        const cov = sd >= 0.5 ? 1 : sd <= -0.5 ? 0 : sd + 0.5;
+        r = (c1[0] + (c1b[0] - c1[0]) * t1) * (1 - cov) + (c2[0] + (c2b[0] - c2[0]) * t2) * cov;
+        g = (c1[1] + (c1b[1] - c1[1]) * t1) * (1 - cov) + (c2[1] + (c2b[1] - c2[1]) * t2) * cov;
+        b = (c1[2] + (c1b[2] - c1[2]) * t1) * (1 - cov) + (c2[2] + (c2b[2] - c2[2]) * t2) * cov;
+      } else {
+        const u = (px - ex) / erx, v = (py - ey) / ery;
+        const sd = (Math.sqrt(u * u + v * v) - 1) * rmin;
+        let cov = 0.5 - sd / (2 * soft);
+        cov = (cov < 0 ? 0 : cov > 1 ? 1 : cov) * 0.8;
+        r = dark[0] + (c1[0] - dark[0]) * cov;
+        g = dark[1] + (c1[1] - dark[1]) * cov;
+        b = dark[2] + (c1[2] - dark[2]) * cov;
+      }
+      const k = 1 + amp * (noise(px, py) - 0.5) * 2 + fineAmp * (fine(px, py) - 0.5);
+      const i = (y * W + x) * 3;
+      d[i] = r * k;
+      d[i + 1] = g * k;
+      d[i + 2] = b * k;
+    }
+  }
+}
+
+/** Background: a base (gradient, wall and floor, or vignette), texture, then random shapes. */
+function drawBackground(c: Canvas, rng: Rng, clutter: number): void {
+  const W = c.width, H = c.height;
+  drawBase(c, rng);
   // Shapes.
   const count = Math.round(3 + clutter * rng.uniform(6, 26));
   for (let i = 0; i < count; i++) {
