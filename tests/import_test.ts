@@ -12,6 +12,7 @@ import {
   loadNetData,
   type Net,
   onetArch,
+  onnxFreeDims,
   onnxToNetData,
   ORIGINAL_MTCNN_CONVENTIONS,
   parseOnnx,
@@ -462,6 +463,49 @@ Deno.test(
     dispose(ours);
     await session.release();
     disposeNet(net);
+  },
+);
+
+Deno.test(
+  "onnxFreeDims() lets onnxruntime-web run the seed PNet on 30x40 and RNet on a batch of 5, matching our imported nets",
+  needsShared("seed-models/"),
+  async () => {
+    const cases = [
+      ["pnet", [2, 30, 40], { 0: "N", 2: "H", 3: "W" }],
+      ["rnet", [5, 24, 24], { 0: "N" }],
+    ] as const;
+    for (const [name, shape, dims] of cases) {
+      const bytes = await Deno.readFile(seedModel(name));
+      const freed = onnxFreeDims(bytes, dims);
+      assertEquals(
+        parseOnnx(freed).graph.inputs[0].shape,
+        name === "pnet" ? ["N", 3, "H", "W"] : ["N", 3, 24, 24],
+      );
+      const data = importOnnxBytes(freed);
+      assertEquals(data.arch.input.size, name === "pnet" ? 12 : 24);
+      const net = createNet(data.arch, data.params);
+      const session = await ort.InferenceSession.create(freed, { logSeverityLevel: 3 });
+      const x = randomBatch(shape[0], shape[1], shape[2], 3);
+      const want = await ortRun(session, x);
+      const ours = forward(net, x);
+      if (name === "pnet") {
+        // NCHW maps → NHWC
+        const nhwc = (a: Float32Array, c: number) =>
+          tf.tidy(() =>
+            tf.transpose(tf.tensor4d(a, [shape[0], c, 10, 15]), [0, 2, 3, 1]).dataSync()
+          );
+        assert(maxAbsDiff(ours.logits.dataSync(), nhwc(want.scores, 2)) < 1e-4, "pnet logits");
+        assert(maxAbsDiff(ours.box.dataSync(), nhwc(want.offsets, 4)) < 1e-4, "pnet offsets");
+      } else {
+        const faces = Array.from({ length: shape[0] }, (_, i) => want.scores[2 * i + 1]);
+        assert(maxAbsDiff(ours.cls.dataSync(), faces) < 1e-4, "rnet face prob");
+        assert(maxAbsDiff(ours.box.dataSync(), want.offsets) < 1e-4, "rnet offsets");
+      }
+      x.dispose();
+      dispose(ours);
+      await session.release();
+      disposeNet(net);
+    }
   },
 );
 

@@ -18,6 +18,7 @@ import {
   pnetArch,
   randomNet,
   randomNetData,
+  receptiveField,
   rnetArch,
   saveNet,
   validateArch,
@@ -210,6 +211,8 @@ Deno.test("planArch() gives the paper's shapes: PNet 12→1x1, RNet fc sees 3x3x
     [512, 256],
   );
   assertEquals(paramCount(pnetArch()), 6632);
+  assertEquals(receptiveField(pnetArch()), 12);
+  assertEquals(receptiveField(pnetArch({ rounding: "floor" })), 12);
 });
 
 Deno.test("planArch() follows pruned channel counts into every parameter shape", () => {

@@ -542,3 +542,22 @@ export function archSummary(arch: NetArch): string {
   }
   return `${trunk.join(" ")} → ${heads.join(" ")}`;
 }
+
+/**
+ * Side of the input window one output of the trunk sees (PNet: 12). For a
+ * fully convolutional net this is its training size.
+ *
+ * @example
+ * ```ts
+ * receptiveField(pnetArch()); // 12
+ * ```
+ */
+export function receptiveField(arch: NetArch): number {
+  let r = 1;
+  for (let i = arch.layers.length - 1; i >= 0; i--) {
+    const l = arch.layers[i];
+    if (l.kind === "conv" || l.kind === "depthwise") r = (r - 1) * l.stride + Math.max(l.kh, l.kw);
+    else if (l.kind === "maxpool") r = (r - 1) * l.stride + l.size;
+  }
+  return r;
+}

@@ -4,7 +4,6 @@
  * order to a source's flatten order, and the training size of a fully
  * convolutional arch.
  */
-import { type ActShape, type NetArch, planArch } from "./arch.ts";
 
 /** One axis of a source activation, named by what it is in our NHWC frame. */
 export type Axis = "n" | "y" | "x" | "c";
@@ -77,20 +76,3 @@ export function permuted(values: ArrayLike<number>, perm?: number[]): Float32Arr
 
 /** Landmark output order, ours (x1, y1, ..., x5, y5) → a source laid out as x1..x5, y1..y5. */
 export const LANDMARKS_FROM_X5Y5 = [0, 5, 1, 6, 2, 7, 3, 8, 4, 9];
-
-/** The training size of a fully convolutional arch: the largest square input with a 1×1 output. */
-export function windowSize(arch: NetArch): number {
-  let best = 0;
-  for (let n = 1; n < 1024; n++) {
-    let out: ActShape;
-    try {
-      out = planArch(arch, n, n).trunkOut;
-    } catch {
-      continue; // too small
-    }
-    if (out[0] !== 1) break;
-    best = n;
-  }
-  if (!best) throw new RangeError(`${arch.name}: no input size up to 1024 gives a 1x1 output`);
-  return best;
-}

@@ -23,7 +23,7 @@
  * ```
  */
 import type { HeadLayer, InputSpec, Layer, NetArch } from "./arch.ts";
-import { planArch } from "./arch.ts";
+import { planArch, receptiveField } from "./arch.ts";
 import type { NetData, Provenance } from "./net.ts";
 import {
   type Axis,
@@ -32,7 +32,6 @@ import {
   flattenPermutation,
   LANDMARKS_FROM_X5Y5,
   permuted,
-  windowSize,
 } from "./import_common.ts";
 import { type OnnxModel, type OnnxNode, parseOnnx } from "./onnx.ts";
 
@@ -473,7 +472,7 @@ export function onnxToNetData(model: OnnxModel, opts: OnnxImportOptions = {}): N
   const size = fixedH !== undefined && fixedH === fixedW
     ? fixedH
     : spatialTrunk
-    ? windowSize(probe)
+    ? receptiveField(probe)
     : fail(`input "${input.name}" has no fixed square size`);
   const name = opts.name ??
     (spatialTrunk ? "pnet" : size === 24 ? "rnet" : size === 48 ? "onet" : `net${size}`);

@@ -37,6 +37,7 @@ import {
   type MaxPoolLayer,
   type NetArch,
   planArch,
+  receptiveField,
   windowOut,
 } from "./arch.ts";
 import type { NetData, Provenance } from "./net.ts";
@@ -47,7 +48,6 @@ import {
   flattenPermutation,
   LANDMARKS_FROM_X5Y5,
   permuted,
-  windowSize,
 } from "./import_common.ts";
 import { parseTflite, tfliteConstant, type TfliteModel, type TfliteOperator } from "./tflite.ts";
 
@@ -421,7 +421,7 @@ export function tfliteToNetData(model: TfliteModel, opts: TfliteImportOptions = 
   // ---- name, input size, pool rounding ----
   const spatialTrunk = state.kind === "spatial";
   const probe: NetArch = { name: "probe", input: { ...defaultInput(1), channels }, layers };
-  const size = spatialTrunk ? windowSize(probe) : inShape[1];
+  const size = spatialTrunk ? receptiveField(probe) : inShape[1];
   if (!spatialTrunk && inShape[1] !== inShape[2]) fail(`input [${inShape}] is not square`);
   const name = opts.name ??
     (spatialTrunk ? "pnet" : size === 24 ? "rnet" : size === 48 ? "onet" : `net${size}`);

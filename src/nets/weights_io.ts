@@ -293,20 +293,34 @@ export async function loadNet(path: string): Promise<Net> {
   return createNet(data.arch, data.params, data.meta, `Cannot load "${path}"`);
 }
 
-let CRC_TABLE: Uint32Array | undefined;
+let CRC_TABLES: Uint32Array[] | undefined;
 
-/** CRC-32 (IEEE 802.3) of `bytes`. */
+/** CRC-32 (IEEE 802.3) of `bytes` (slicing by 4: ~1 ms per MB). */
 export function crc32(bytes: Uint8Array): number {
-  if (!CRC_TABLE) {
-    CRC_TABLE = new Uint32Array(256);
+  if (!CRC_TABLES) {
+    const t0 = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
       let c = n;
       for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      CRC_TABLE[n] = c >>> 0;
+      t0[n] = c >>> 0;
+    }
+    CRC_TABLES = [t0];
+    for (let k = 1; k < 4; k++) {
+      const prev = CRC_TABLES[k - 1];
+      const t = new Uint32Array(256);
+      for (let n = 0; n < 256; n++) t[n] = (prev[n] >>> 8) ^ t0[prev[n] & 0xff];
+      CRC_TABLES.push(t);
     }
   }
-  const t = CRC_TABLE;
+  const [t0, t1, t2, t3] = CRC_TABLES;
   let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  const n = bytes.length;
+  const end4 = n - (n % 4);
+  let i = 0;
+  for (; i < end4; i += 4) {
+    c ^= bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
+    c = t3[c & 0xff] ^ t2[(c >>> 8) & 0xff] ^ t1[(c >>> 16) & 0xff] ^ t0[c >>> 24];
+  }
+  for (; i < n; i++) c = t0[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
