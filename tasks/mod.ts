@@ -27,4 +27,8 @@ export const TASKS: Record<string, TaskEntry> = {
     description: "Import pretrained MTCNN weights (original TFLite release or ONNX models)",
     load: () => import("./import.ts"),
   },
+  "eval:wider": {
+    description: "WIDER FACE val AP (easy/medium/hard) of a prediction folder, as the official tool",
+    load: () => import("./eval_wider.ts"),
+  },
 };

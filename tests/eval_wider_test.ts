@@ -17,6 +17,8 @@ import {
   type WiderPredictions,
 } from "../src/eval/wider.ts";
 import { writeWiderPredictions } from "../src/eval/wider_predict.ts";
+import { readImage } from "../src/image/decode.ts";
+import evalWider from "../tasks/eval_wider.ts";
 import { createImage } from "../src/image/draw.ts";
 import { encodePng } from "../src/image/encode.ts";
 import { Rng } from "../src/util/random.ts";
@@ -285,42 +287,48 @@ Deno.test("vocAp() is the area under the precision envelope where recall changes
   assertEquals(vocAp([0, 0], [NaN, 0]), 0);
 });
 
+/** The hand-built case: ground truth .mat files in `dir`, predictions in `dir/pred`. */
+async function writeHandCase(dir: string): Promise<string> {
+  // img1: F1 counted everywhere, F2 counted in medium/hard, F3 counted in hard only.
+  // img2: G1 counted everywhere. img3: no faces. img4: H1 counted in hard, no prediction file.
+  await writeGroundTruth(dir, [
+    {
+      name: "0--A",
+      images: [
+        {
+          file: "img1",
+          faces: [[0, 0, 9, 9], [100, 100, 9, 9], [200, 200, 9, 9]],
+          keep: [[1], [1, 2], [1, 2, 3]],
+        },
+        { file: "img3", faces: [], keep: [[], [], []] },
+      ],
+    },
+    {
+      name: "1--B",
+      images: [
+        { file: "img2", faces: [[50, 50, 19, 19]], keep: [[1], [1], [1]] },
+        { file: "img4", faces: [[10, 10, 30, 30]], keep: [[], [], [1]] },
+      ],
+    },
+  ]);
+  const pred = `${dir}/pred`;
+  // Scores are binary fractions in [0, 1] with 0 and 1 present: normalisation keeps them.
+  await writePred(
+    pred,
+    "0--A/img1.txt",
+    "img1\n5\n1 0 9 9 0.75\n0 0 9 9 1\n500 500 9 9 0.5\n100 100 9 9 0.875\n200 200 9 9 0.625\n",
+  );
+  await writePred(pred, "0--A/img3.txt", "img3\n1\n0 0 50 50 0.9375\n"); // no faces: not counted
+  await writePred(pred, "1--B/img2.txt", "img2\n2\n300 300 5 5 0\n50 50 19 19 0.25\n");
+  await writePred(pred, "1--B/stray.txt", "stray\n0\n");
+  await Deno.writeTextFile(`${pred}/wider_ap.json`, "{}"); // top-level files are not read
+  return pred;
+}
+
 Deno.test("evaluateWider() on a hand-built .mat ground truth gives the hand-computed APs", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    // img1: F1 counted everywhere, F2 counted in medium/hard, F3 counted in hard only.
-    // img2: G1 counted everywhere. img3: no faces. img4: H1 counted in hard, no prediction file.
-    await writeGroundTruth(dir, [
-      {
-        name: "0--A",
-        images: [
-          {
-            file: "img1",
-            faces: [[0, 0, 9, 9], [100, 100, 9, 9], [200, 200, 9, 9]],
-            keep: [[1], [1, 2], [1, 2, 3]],
-          },
-          { file: "img3", faces: [], keep: [[], [], []] },
-        ],
-      },
-      {
-        name: "1--B",
-        images: [
-          { file: "img2", faces: [[50, 50, 19, 19]], keep: [[1], [1], [1]] },
-          { file: "img4", faces: [[10, 10, 30, 30]], keep: [[], [], [1]] },
-        ],
-      },
-    ]);
-    const pred = `${dir}/pred`;
-    // Scores are binary fractions in [0, 1] with 0 and 1 present: normalisation keeps them.
-    await writePred(
-      pred,
-      "0--A/img1.txt",
-      "img1\n5\n1 0 9 9 0.75\n0 0 9 9 1\n500 500 9 9 0.5\n100 100 9 9 0.875\n200 200 9 9 0.625\n",
-    );
-    await writePred(pred, "0--A/img3.txt", "img3\n1\n0 0 50 50 0.9375\n"); // no faces: not counted
-    await writePred(pred, "1--B/img2.txt", "img2\n2\n300 300 5 5 0\n50 50 19 19 0.25\n");
-    await writePred(pred, "1--B/stray.txt", "stray\n0\n");
-    await Deno.writeTextFile(`${pred}/wider_ap.json`, "{}"); // top-level files are not read
+    const pred = await writeHandCase(dir);
     const gt = await readWiderGroundTruth(dir);
     assertEquals(gt.images, ["0--A/img1.jpg", "0--A/img3.jpg", "1--B/img2.jpg", "1--B/img4.jpg"]);
     const set = await readWiderPredictions(pred, gt.images);
@@ -579,6 +587,37 @@ Deno.test("writeWiderPredictions() writes the official layout, readable back, an
       formatWiderPrediction("x", []),
       "x\n0\n",
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("eval:wider writes the JSON summary and a PR-curve PNG", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const pred = await writeHandCase(dir);
+    const log = console.log, error = console.error;
+    const lines: string[] = [];
+    console.log = console.error = (...a: unknown[]) => void lines.push(a.join(" "));
+    try {
+      await evalWider.run({
+        flags: { gt: dir, pred, plot: `${dir}/pr.png`, lenient: false },
+        positionals: [],
+      });
+    } finally {
+      console.log = log;
+      console.error = error;
+    }
+    assert(lines.some((l) => l === "Easy   Val AP: 0.750000"), lines.join("\n"));
+    assert(lines.some((l) => l.includes("1 of 4 images have no prediction file")), "missing");
+    const summary = JSON.parse(await Deno.readTextFile(`${pred}/wider_ap.json`));
+    assertEquals(summary.ap.easy, 0.75);
+    assertEquals(summary.faces, { easy: 2, medium: 3, hard: 5 });
+    assertEquals(summary.unknown, ["1--B/stray.txt"]);
+    assertEquals(summary.curves.hard.precision.length, 1000);
+    assertEquals(summary.curves.hard.recall[999], 0.8);
+    const png = await readImage(`${dir}/pr.png`);
+    assertEquals([png.width, png.height], [800, 560]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
