@@ -31,4 +31,8 @@ export const TASKS: Record<string, TaskEntry> = {
     description: "WIDER FACE val AP (easy/medium/hard) of a prediction folder, as the official tool",
     load: () => import("./eval_wider.ts"),
   },
+  "eval:fddb": {
+    description: "FDDB discrete and continuous ROC of a detection file, over all ten folds",
+    load: () => import("./eval_fddb.ts"),
+  },
 };

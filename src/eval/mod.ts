@@ -1,10 +1,14 @@
 /**
- * Evaluation: WIDER FACE AP exactly as the official MATLAB eval tools compute it, and the
- * hook that writes a detector's predictions in the official layout.
+ * Evaluation: WIDER FACE AP exactly as the official MATLAB eval tools compute it, the hook
+ * that writes a detector's predictions in the official layout, and the FDDB ROC.
  *
  * - wider.ts: `readWiderGroundTruth`, `readWiderPredictions`, `parseWiderPrediction`,
  *   `formatWiderPrediction`, `evaluateWider`, `normalizeWiderScores`, `vocAp`
  * - wider_predict.ts: `writeWiderPredictions` (runs a `detect(image)` callback, resumable)
+ * - fddb.ts: `readFddbFolds`, `parseFddbEllipses`, `readFddbDetections`, `evaluateFddb`,
+ *   `fddbRateAt`, `formatFddbRoc`
+ * - fddb_raster.ts: `ellipseRegion`, `rectangleRegion`, `regionIoU` (OpenCV's masks, exactly)
+ * - hungarian.ts: `maxWeightAssignment`
  *
  * @example
  * ```ts
@@ -17,3 +21,6 @@
  */
 export * from "./wider.ts";
 export * from "./wider_predict.ts";
+export * from "./fddb.ts";
+export * from "./fddb_raster.ts";
+export * from "./hungarian.ts";
