@@ -23,6 +23,10 @@ export const TASKS: Record<string, TaskEntry> = {
     description: "Write the synthetic sample dataset (WIDER layout, exact ground truth)",
     load: () => import("./sample.ts"),
   },
+  "gen-pnet": {
+    description: "Sample PNet training crops (positive / part / negative, 12 px) into a shard dataset",
+    load: () => import("./gen_pnet.ts"),
+  },
   "import": {
     description: "Import pretrained MTCNN weights (original TFLite release or ONNX models)",
     load: () => import("./import.ts"),
