@@ -19,6 +19,15 @@
  * its detections scoring >= s; an image without detections adds a point at the largest
  * double. Detection rate = true positives / annotated faces.
  *
+ * One deliberate difference: the matching here is an exact maximum-weight assignment, as the
+ * protocol defines it. The official binary uses Gerkey's 2003 `libhungarian`, which returns a
+ * non-maximal assignment for some non-square matrices (2-10 % of random 2x3 to 4x6 weight
+ * matrices, measured), so in images with several faces it can pair a detection with the
+ * wrong face. With that solver replaced by an exact one, the official `evaluate` (built
+ * against OpenCV 4.6) and this module wrote the same DiscROC/ContROC files on a synthetic
+ * 2845-image set; with its own solver, its discrete rates were lower by up to 1 face in
+ * 4310 (0.05 %) at some thresholds and its continuous rates by up to 0.6 %.
+ *
  * @example
  * ```ts
  * import { evaluateFddb, readFddbDetections, readFddbFolds } from "./fddb.ts";
