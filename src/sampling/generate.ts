@@ -22,7 +22,7 @@ import {
   type PnetSamplingConfig,
   resolveSamplingConfig,
 } from "./pnet.ts";
-import { type SamplingInit, type SamplingJob, type SamplingResult, sampleOne } from "./worker.ts";
+import { sampleOne, type SamplingInit, type SamplingJob, type SamplingResult } from "./worker.ts";
 
 /** Options of {@linkcode generatePnetDataset}. */
 export interface GenerateOptions {
@@ -39,6 +39,8 @@ export interface GenerateOptions {
   /** Recorded in the manifest (e.g. annotation file, mode). */
   source?: Record<string, unknown>;
   overwrite?: boolean;
+  /** Shard size in bytes of pixels (default: the writer's 16 MiB). */
+  shardBytes?: number;
   /** Called after every image (for progress). */
   onImage?: (done: number, total: number) => void;
 }
@@ -62,7 +64,13 @@ export async function generatePnetDataset(opts: GenerateOptions): Promise<Genera
   const config = resolveSamplingConfig(opts.config);
   const size = opts.size ?? 12;
   const source = { kind: "pnet", config, ...(opts.source ?? {}) };
-  const writer = await ShardWriter.open(opts.out, { size, seed: opts.seed, source, overwrite: opts.overwrite });
+  const writer = await ShardWriter.open(opts.out, {
+    size,
+    seed: opts.seed,
+    source,
+    overwrite: opts.overwrite,
+    shardBytes: opts.shardBytes,
+  });
   const start = writer.cursor;
   // Restore the running part cap from what the dataset already holds.
   const cap = new PartCap(config.partCap);

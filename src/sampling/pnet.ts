@@ -59,19 +59,38 @@ export const DEFAULT_PNET_SAMPLING: PnetSamplingConfig = {
 };
 
 /** Fills defaults and rejects unknown keys or bad values (RangeError naming the key). */
-export function resolveSamplingConfig(partial: Partial<PnetSamplingConfig> = {}): PnetSamplingConfig {
+export function resolveSamplingConfig(
+  partial: Partial<PnetSamplingConfig> = {},
+): PnetSamplingConfig {
   for (const key of Object.keys(partial)) {
     if (!(key in DEFAULT_PNET_SAMPLING)) throw new RangeError(`unknown sampling option "${key}"`);
   }
   const cfg = { ...DEFAULT_PNET_SAMPLING, ...partial };
-  for (const key of ["negatives", "negativeAttempts", "negativesPerFace", "cropsPerFace", "minFace", "minCrop"] as const) {
-    if (!Number.isInteger(cfg[key]) || cfg[key] < 0) throw new RangeError(`sampling option "${key}" must be an integer >= 0, got ${cfg[key]}`);
+  for (
+    const key of [
+      "negatives",
+      "negativeAttempts",
+      "negativesPerFace",
+      "cropsPerFace",
+      "minFace",
+      "minCrop",
+    ] as const
+  ) {
+    if (!Number.isInteger(cfg[key]) || cfg[key] < 0) {
+      throw new RangeError(`sampling option "${key}" must be an integer >= 0, got ${cfg[key]}`);
+    }
   }
   for (const key of ["negativeIou", "positiveIou", "partIou"] as const) {
-    if (!(cfg[key] >= 0 && cfg[key] <= 1)) throw new RangeError(`sampling option "${key}" must be in [0, 1], got ${cfg[key]}`);
+    if (!(cfg[key] >= 0 && cfg[key] <= 1)) {
+      throw new RangeError(`sampling option "${key}" must be in [0, 1], got ${cfg[key]}`);
+    }
   }
-  if (!(cfg.partIou <= cfg.positiveIou)) throw new RangeError(`sampling option "partIou" must be <= "positiveIou"`);
-  if (!(cfg.cropScale[0] > 0 && cfg.cropScale[1] >= cfg.cropScale[0])) throw new RangeError(`sampling option "cropScale" must be 0 < lo <= hi`);
+  if (!(cfg.partIou <= cfg.positiveIou)) {
+    throw new RangeError(`sampling option "partIou" must be <= "positiveIou"`);
+  }
+  if (!(cfg.cropScale[0] > 0 && cfg.cropScale[1] >= cfg.cropScale[0])) {
+    throw new RangeError(`sampling option "cropScale" must be 0 < lo <= hi`);
+  }
   if (!(cfg.shift >= 0)) throw new RangeError(`sampling option "shift" must be >= 0`);
   return cfg;
 }
@@ -151,7 +170,10 @@ export function sampleImage(
     const x1 = Math.trunc(f.x), y1 = Math.trunc(f.y);
     const w = Math.trunc(f.w), h = Math.trunc(f.h);
     const x2 = x1 + w - 1, y2 = y1 + h - 1;
-    if (!(Number.isFinite(f.x) && Number.isFinite(f.y) && Number.isFinite(f.w) && Number.isFinite(f.h))) continue;
+    if (
+      !(Number.isFinite(f.x) && Number.isFinite(f.y) && Number.isFinite(f.w) &&
+        Number.isFinite(f.h))
+    ) continue;
     if (Math.max(w, h) < cfg.minFace || x1 < 0 || y1 < 0 || w <= 0 || h <= 0) continue;
     if (x2 >= width || y2 >= height) continue; // partly outside: skipped for sampling
 
@@ -163,7 +185,9 @@ export function sampleImage(
         const nx1 = Math.max(0, x1 + dx);
         const ny1 = Math.max(0, y1 + dy);
         if (nx1 + size > width || ny1 + size > height) continue;
-        if (overlap(nx1, ny1, size) < cfg.negativeIou) out.push({ label: Label.Negative, x: nx1, y: ny1, size });
+        if (overlap(nx1, ny1, size) < cfg.negativeIou) {
+          out.push({ label: Label.Negative, x: nx1, y: ny1, size });
+        }
       }
     }
 
@@ -185,7 +209,11 @@ export function sampleImage(
       crop[2] = nx2;
       crop[3] = ny2;
       const v = iou(crop, faceBox, true)[0];
-      const label = v >= cfg.positiveIou ? Label.Positive : v >= cfg.partIou ? Label.Part : undefined;
+      const label = v >= cfg.positiveIou
+        ? Label.Positive
+        : v >= cfg.partIou
+        ? Label.Part
+        : undefined;
       if (label === undefined) continue;
       out.push({
         label,

@@ -135,7 +135,10 @@ export function serveWorker<I, S, J, R>(
       const { value, transfer } = await handle(msg.job, s);
       scope.postMessage({ id: msg.id, result: value }, transfer ?? []);
     } catch (err) {
-      scope.postMessage({ id: msg.id, error: err instanceof Error ? err.message.split("\n")[0] : String(err) });
+      scope.postMessage({
+        id: msg.id,
+        error: err instanceof Error ? err.message.split("\n")[0] : String(err),
+      });
     }
   };
 }
