@@ -11,6 +11,11 @@ export interface TaskEntry {
 }
 
 export const TASKS: Record<string, TaskEntry> = {
+  "demo": {
+    description:
+      "Run the pipeline end to end on the synthetic sample data (and ../shared when present)",
+    load: () => import("./demo.ts"),
+  },
   "build:kernels": {
     description: "Compile the AssemblyScript kernels (kernels/assembly) to kernels/build/*.wasm",
     load: () => import("./build_kernels.ts"),
@@ -24,7 +29,8 @@ export const TASKS: Record<string, TaskEntry> = {
     load: () => import("./sample.ts"),
   },
   "gen-pnet": {
-    description: "Sample PNet training crops (positive / part / negative, 12 px) into a shard dataset",
+    description:
+      "Sample PNet training crops (positive / part / negative, 12 px) into a shard dataset",
     load: () => import("./gen_pnet.ts"),
   },
   "import": {
@@ -32,7 +38,8 @@ export const TASKS: Record<string, TaskEntry> = {
     load: () => import("./import.ts"),
   },
   "eval:wider": {
-    description: "WIDER FACE val AP (easy/medium/hard) of a prediction folder, as the official tool",
+    description:
+      "WIDER FACE val AP (easy/medium/hard) of a prediction folder, as the official tool",
     load: () => import("./eval_wider.ts"),
   },
   "eval:fddb": {
