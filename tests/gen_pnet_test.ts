@@ -1,11 +1,7 @@
 import { assert, assertEquals, assertRejects } from "./assert.ts";
-import {
-  DEFAULT_PNET_SAMPLING,
-  PartCap,
-  resolveSamplingConfig,
-  sampleImage,
-} from "../src/sampling/pnet.ts";
+import { DEFAULT_PNET_SAMPLING, resolveSamplingConfig, sampleImage } from "../src/sampling/pnet.ts";
 import { generatePnetDataset } from "../src/sampling/generate.ts";
+import { RunningCaps } from "../src/sampling/hard.ts";
 import { decodeShard, Label, readManifest } from "../src/data/shards.ts";
 import { readWiderGt } from "../src/data/wider.ts";
 import { writeSyntheticDataset } from "../src/data/synthetic/mod.ts";
@@ -81,8 +77,8 @@ Deno.test("sampleImage() skips faces partly outside the image and images too sma
   assertEquals(sampleImage(20, 20, [], new Rng(1), DEFAULT_PNET_SAMPLING, iouOneToMany), []);
 });
 
-Deno.test("PartCap keeps parts while parts < 1.2 * positives + 1, in order", () => {
-  const cap = new PartCap(1.2);
+Deno.test("RunningCaps keeps parts while parts < 1.2 * positives + 1, in order", () => {
+  const cap = new RunningCaps(Infinity, 1.2);
   const kept = [Label.Part, Label.Part, Label.Positive, Label.Part, Label.Part, Label.Part].map((
     l,
   ) => cap.keep(l));

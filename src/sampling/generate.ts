@@ -16,12 +16,8 @@
 import type { ImageAnnotation } from "../data/types.ts";
 import { type Manifest, ShardWriter } from "../data/shards.ts";
 import { orderedMap } from "../util/pool.ts";
-import {
-  DEFAULT_PNET_SAMPLING,
-  PartCap,
-  type PnetSamplingConfig,
-  resolveSamplingConfig,
-} from "./pnet.ts";
+import { DEFAULT_PNET_SAMPLING, type PnetSamplingConfig, resolveSamplingConfig } from "./pnet.ts";
+import { RunningCaps } from "./hard.ts";
 import { sampleOne, type SamplingInit, type SamplingJob, type SamplingResult } from "./worker.ts";
 
 /** Options of {@linkcode generatePnetDataset}. */
@@ -73,9 +69,9 @@ export async function generatePnetDataset(opts: GenerateOptions): Promise<Genera
   });
   const start = writer.cursor;
   // Restore the running part cap from what the dataset already holds.
-  const cap = new PartCap(config.partCap);
-  cap.positives = writer.manifest.counts.pos + writer.pending(1);
-  cap.parts = writer.manifest.counts.part + writer.pending(2);
+  const cap = new RunningCaps(Infinity, config.partCap);
+  const c = writer.manifest.counts;
+  cap.counts = [c.neg, c.pos, c.part, c.landmark];
   const init: SamplingInit = { seed: opts.seed, size, config };
   const jobs = function* (): Generator<SamplingJob> {
     for (let i = start; i < opts.images.length; i++) {

@@ -124,7 +124,7 @@ function maxOf(a: Float32Array): number {
  * The crops the seed's gen-pnet would take from one image, in the seed's
  * order (random negatives, then per kept face: near negatives, then
  * positives and parts interleaved). The part cap is not applied here: it
- * depends on running totals over the whole dataset ({@linkcode PartCap}).
+ * depends on running totals over the whole dataset (RunningCaps in hard.ts).
  */
 export function sampleImage(
   width: number,
@@ -225,29 +225,4 @@ export function sampleImage(
     }
   }
   return out;
-}
-
-/**
- * The seed's running cap on parts: a part is kept while
- * `parts < partCap * positives + 1`, over the whole dataset in image order.
- */
-export class PartCap {
-  positives = 0;
-  parts = 0;
-  constructor(readonly factor: number) {}
-  /** Whether to keep a sample of this label; updates the totals. */
-  keep(label: Label): boolean {
-    if (label === Label.Positive) {
-      this.positives++;
-      return true;
-    }
-    if (label === Label.Part) {
-      if (this.parts < this.factor * this.positives + 1) {
-        this.parts++;
-        return true;
-      }
-      return false;
-    }
-    return true;
-  }
 }
