@@ -33,6 +33,10 @@ export const TASKS: Record<string, TaskEntry> = {
       "Sample PNet training crops (positive / part / negative, 12 px) into a shard dataset",
     load: () => import("./gen_pnet.ts"),
   },
+  "gen-landmarks": {
+    description: "Sample landmark crops (12/24/48 px, mirrored copies) from LFW or CelebA lists",
+    load: () => import("./gen_landmarks.ts"),
+  },
   "import": {
     description: "Import pretrained MTCNN weights (original TFLite release or ONNX models)",
     load: () => import("./import.ts"),
