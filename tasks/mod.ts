@@ -37,6 +37,10 @@ export const TASKS: Record<string, TaskEntry> = {
     description: "Sample landmark crops (12/24/48 px, mirrored copies) from LFW or CelebA lists",
     load: () => import("./gen_landmarks.ts"),
   },
+  "dataset:show": {
+    description: "Print a sample dataset's manifest and write a contact sheet of labelled samples",
+    load: () => import("./dataset_show.ts"),
+  },
   "import": {
     description: "Import pretrained MTCNN weights (original TFLite release or ONNX models)",
     load: () => import("./import.ts"),
