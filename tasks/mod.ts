@@ -54,4 +54,8 @@ export const TASKS: Record<string, TaskEntry> = {
     description: "FDDB discrete and continuous ROC of a detection file, over all ten folds",
     load: () => import("./eval_fddb.ts"),
   },
+  "detect": {
+    description: "Detect faces (boxes, scores, 5 landmarks) in images with the MTCNN cascade",
+    load: () => import("./detect.ts"),
+  },
 };
