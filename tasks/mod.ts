@@ -41,6 +41,11 @@ export const TASKS: Record<string, TaskEntry> = {
     description: "Print a sample dataset's manifest and write a contact sheet of labelled samples",
     load: () => import("./dataset_show.ts"),
   },
+  "bench:data": {
+    description:
+      "Benchmark gen-pnet speed and peak RSS (1, 2 workers) against the seed's Python script",
+    load: () => import("./bench_data.ts"),
+  },
   "import": {
     description: "Import pretrained MTCNN weights (original TFLite release or ONNX models)",
     load: () => import("./import.ts"),
