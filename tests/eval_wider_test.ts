@@ -529,17 +529,22 @@ Deno.test("parseWiderPrediction() reads the official layout and names file and l
 Deno.test("readWiderPredictions() throws on a malformed file, or drops it when lenient", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const images = ["0--A/a.jpg", "0--A/b.jpg"];
+    const images = ["0--A/a.jpg", "0--A/b.jpg", "0--A/c.jpg"];
     await writePred(dir, "0--A/a.txt", "a\n1\n1 2 3 4 0.5\n");
     await writePred(dir, "0--A/b.txt", "b\n2\n1 2 3 4 0.5\n1 2 3\n");
+    await writePred(dir, "0--A/c.txt", "c\n"); // also malformed, but after b in image order
     await assertRejects(
       () => readWiderPredictions(dir, images),
       TypeError,
       `Cannot read "${dir}/0--A/b.txt": line 4: expected 5 numbers (x y w h score), got 3`,
     );
     const set = await readWiderPredictions(dir, images, { lenient: true });
-    assertEquals(set.predictions.map((p) => p && Array.from(p)), [[1, 2, 3, 4, 0.5], undefined]);
-    assertEquals(set.invalid.map((x) => x.file), [`${dir}/0--A/b.txt`]);
+    assertEquals(set.predictions.map((p) => p && Array.from(p)), [
+      [1, 2, 3, 4, 0.5],
+      undefined,
+      undefined,
+    ]);
+    assertEquals(set.invalid.map((x) => x.file), [`${dir}/0--A/b.txt`, `${dir}/0--A/c.txt`]);
     await assertRejects(
       () => readWiderPredictions(`${dir}/nope`, images),
       TypeError,
