@@ -50,6 +50,10 @@ export const TASKS: Record<string, TaskEntry> = {
     description: "Import pretrained MTCNN weights (original TFLite release or ONNX models)",
     load: () => import("./import.ts"),
   },
+  "export": {
+    description: "Export nets to TFLite, ONNX, ncnn (.param/.bin) or a tfjs graph model",
+    load: () => import("./export.ts"),
+  },
   "eval:wider": {
     description:
       "WIDER FACE val AP (easy/medium/hard) of a prediction folder, as the official tool",
