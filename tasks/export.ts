@@ -42,7 +42,8 @@ const task: Task = {
     out: {
       type: "string",
       meta: "FILE|DIR",
-      help: "output folder, or the output file for one net (x.tflite, x.onnx, x.param)",
+      help:
+        "output folder (default out/export/<format>/), or the output file for one net (x.tflite, x.onnx, x.param)",
     },
     input: {
       type: "string",
@@ -57,6 +58,16 @@ const task: Task = {
   },
   async run({ flags }) {
     const format = flags.format as ExportFormat;
+    for (const f of ["batch", "height", "width"]) {
+      if (flags[f] !== undefined && format !== "tflite") {
+        throw new UsageError(
+          `export: --${f} sets the stored TFLite input shape; it needs --format tflite`,
+        );
+      }
+      if (flags[f] !== undefined && (flags[f] as number) < 1) {
+        throw new UsageError(`export: --${f} must be at least 1, got ${flags[f]}`);
+      }
+    }
     const weights = flags.weights as string;
     const net = flags.net as string | undefined;
     let sources: string[];
