@@ -44,6 +44,11 @@ export interface BenchRow {
  * The first `count` images with at least one face from a WIDER-layout root's
  * train then val ground truth, paths relative to the root (the seed's script
  * fails on images without faces, so both sides get only images with faces).
+ *
+ * @example
+ * ```ts
+ * const images = await benchImages("data/sample", 300); // paths like "WIDER_train/images/..."
+ * ```
  */
 export async function benchImages(root: string, count: number): Promise<ImageAnnotation[]> {
   const out: ImageAnnotation[] = [];
@@ -69,7 +74,14 @@ export async function benchImages(root: string, count: number): Promise<ImageAnn
   );
 }
 
-/** Peak resident set size of this process in bytes (VmHWM), or the current RSS where /proc is absent. */
+/**
+ * Peak resident set size of this process in bytes (VmHWM), or the current RSS where /proc is absent.
+ *
+ * @example
+ * ```ts
+ * console.log(`${(peakRss() / 1048576).toFixed(0)} MiB`);
+ * ```
+ */
 export function peakRss(): number {
   try {
     const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(Deno.readTextFileSync("/proc/self/status"));
@@ -80,7 +92,14 @@ export function peakRss(): number {
   return Deno.memoryUsage().rss;
 }
 
-/** User + system CPU seconds of this process so far (all threads), NaN where /proc is absent. */
+/**
+ * User + system CPU seconds of this process so far (all threads), NaN where /proc is absent.
+ *
+ * @example
+ * ```ts
+ * const c0 = cpuSeconds(); work(); console.log(cpuSeconds() - c0);
+ * ```
+ */
 export function cpuSeconds(): number {
   try {
     const stat = Deno.readTextFileSync("/proc/self/stat");
@@ -92,7 +111,14 @@ export function cpuSeconds(): number {
   }
 }
 
-/** Runs gen-pnet in this process on the bench images and measures it. */
+/**
+ * Runs gen-pnet in this process on the bench images and measures it.
+ *
+ * @example
+ * ```ts
+ * const row = await measureGenPnet({ root: "data/sample", images: 150, workers: 2, out: "/tmp/p" });
+ * ```
+ */
 export async function measureGenPnet(opts: {
   root: string;
   images: number;
@@ -141,6 +167,11 @@ export const SEED_FILES = ["gen_dataset/gen_Pnet_data.py", "tools/utils.py", "co
 /**
  * Reads a file of the seed repository from a work tree (`dir/path`) or a
  * bare / mirror git directory (`git show HEAD:path`); undefined when absent.
+ *
+ * @example
+ * ```ts
+ * const script = await readSeedFile("../MTCNN_PyTorch", "gen_dataset/gen_Pnet_data.py");
+ * ```
  */
 export async function readSeedFile(dir: string, path: string): Promise<string | undefined> {
   try {
@@ -160,7 +191,14 @@ export async function readSeedFile(dir: string, path: string): Promise<string | 
   }
 }
 
-/** The first interpreter of `candidates` that imports cv2 and numpy, with OpenCV's version. */
+/**
+ * The first interpreter of `candidates` that imports cv2 and numpy, with OpenCV's version.
+ *
+ * @example
+ * ```ts
+ * const py = await findPythonWithCv2(["python3", "/usr/bin/python3"]); // { python, opencv: "4.6.0" }
+ * ```
+ */
 export async function findPythonWithCv2(
   candidates: string[],
 ): Promise<{ python: string; opencv: string } | undefined> {
@@ -201,6 +239,11 @@ json.dump({"seconds": seconds, "cpu": cpu, "peakRss": peak}, open("bench_result.
  * Runs the seed's gen_Pnet_data.py (Python + OpenCV) on `images` (paths
  * relative to `root`) in the scratch folder `work`, which it fills and leaves
  * for the caller to remove. Crops are the lines of its three label files.
+ *
+ * @example
+ * ```ts
+ * const row = await measureSeedScript({ python: "python3", seedRepo, root, images, work: "/tmp/seed" });
+ * ```
  */
 export async function measureSeedScript(opts: {
   python: string;

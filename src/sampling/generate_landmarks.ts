@@ -63,7 +63,14 @@ export interface LandmarkGenerateSummary {
   seconds: number;
 }
 
-/** Groups consecutive entries of the same image into jobs, from entry `start` on. */
+/**
+ * Groups consecutive entries of the same image into jobs, from entry `start` on.
+ *
+ * @example
+ * ```ts
+ * [...landmarkJobs(entries, "data/lfw")]; // [{ path: "data/lfw/a.jpg", entries: [{ index: 0, faces }] }, ...]
+ * ```
+ */
 export function* landmarkJobs(
   entries: ImageAnnotation[],
   imagesDir: string,
@@ -82,7 +89,15 @@ export function* landmarkJobs(
   if (job) yield job;
 }
 
-/** Runs gen-landmarks. Unreadable images are counted and skipped, never fatal. */
+/**
+ * Runs gen-landmarks. Unreadable images are counted and skipped, never fatal.
+ *
+ * @example
+ * ```ts
+ * const s = await generateLandmarkDataset({ entries, imagesDir: "data/lfw", out: "data/lm48", seed: 1, size: 48 });
+ * console.log(s.samples, s.skipped);
+ * ```
+ */
 export async function generateLandmarkDataset(
   opts: LandmarkGenerateOptions,
 ): Promise<LandmarkGenerateSummary> {

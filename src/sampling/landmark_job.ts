@@ -51,7 +51,14 @@ export interface LandmarkResult {
   skipped: { small: number; outside: number; landmarks: number };
 }
 
-/** Crops of an image's faces, mirrored copies interleaved (crop, its mirror, next crop, ...). */
+/**
+ * The crops of one job's faces (before mirroring) and how many faces gave none, by reason.
+ *
+ * @example
+ * ```ts
+ * const { crops, skipped } = landmarkCropsOf(640, 480, job, init);
+ * ```
+ */
 export function landmarkCropsOf(
   width: number,
   height: number,
@@ -71,7 +78,15 @@ export function landmarkCropsOf(
   return { crops, skipped };
 }
 
-/** Samples one job (the worker's work, also usable inline). */
+/**
+ * Samples one job (the worker's work, also usable inline): each crop is
+ * followed by its mirror when `config.flip` is set.
+ *
+ * @example
+ * ```ts
+ * const r = await sampleLandmarkJob({ path: "a.jpg", entries: [{ index: 0, faces }] }, init);
+ * ```
+ */
 export async function sampleLandmarkJob(
   job: LandmarkJob,
   init: LandmarkInit,

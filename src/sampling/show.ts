@@ -63,7 +63,14 @@ const BOX_COLORS: Record<LabelName, Rgb> = {
 const GAP = 3;
 const HEADER = 14;
 
-/** The manifest as a few printable lines: kind, size, seed, counts, shards, source. */
+/**
+ * The manifest as a few printable lines: kind, size, seed, counts, shards, source.
+ *
+ * @example
+ * ```ts
+ * console.log(describeManifest(await readManifest("data/pnet12"), "data/pnet12").join("\n"));
+ * ```
+ */
 export function describeManifest(m: Manifest, dir?: string): string[] {
   const total = LABEL_NAMES.reduce((a, l) => a + (m.counts[l] ?? 0), 0);
   const bytes = m.shards.reduce((a, s) => a + s.bytes, 0);
@@ -90,7 +97,15 @@ function pickIndices(rng: Rng, n: number, k: number): number[] {
   return [...set].sort((a, b) => a - b);
 }
 
-/** Upscales one sample (nearest neighbour) by `scale` and draws its labels. */
+/**
+ * Upscales one sample (nearest neighbour) by `scale` and draws its labels:
+ * the face box from the offsets and the landmarks as dots.
+ *
+ * @example
+ * ```ts
+ * const tile = renderSample(shard, 0, 4, shard.label);
+ * ```
+ */
 export function renderSample(
   shard: Shard,
   index: number,
@@ -139,6 +154,11 @@ export function renderSample(
  * Reads `dir`'s manifest and draws up to `perLabel` random samples of each
  * label present, one block of rows per label under a title line.
  * Only the shards holding picked samples are read.
+ *
+ * @example
+ * ```ts
+ * const { image, shown } = await renderContactSheet("data/landmarks48", { perLabel: 16, seed: 2 });
+ * ```
  */
 export async function renderContactSheet(
   dir: string,
