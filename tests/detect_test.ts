@@ -26,6 +26,7 @@ import {
   loadDetector,
   nmsPerImage,
   padToImage,
+  placeLandmarks,
   pyramidScales,
   resizeAreaU8,
   resolveDetectorConfig,
@@ -152,6 +153,15 @@ Deno.test("nmsPerImage() suppresses within an image only, keeping each image's b
   const kept = nmsPerImage(l, 0.5, "union");
   assertEquals(Array.from(kept.image), [0, 1, 1]);
   assertEquals(rows(kept), [[1, 1, 10, 10], [0, 0, 9, 9], [50, 50, 59, 59]]);
+});
+
+Deno.test("placeLandmarks() maps ONet's crop units to pixels: x = w * lx + x1 - 1 with w = x2 - x1 + 1", () => {
+  const l = list([[11, 21, 30, 60]]);
+  l.landmarks = new Float32Array([0, 0, 1, 1, 0.5, 0.25, 0.3, 0.8, 0.7, 0.8]);
+  const placed = placeLandmarks(l);
+  // w = 20, h = 40
+  assertEquals(Array.from(placed.landmarks!), [10, 20, 30, 60, 20, 30, 16, 52, 24, 52]);
+  assertEquals(l.landmarks[2], 1, "the input is not changed");
 });
 
 Deno.test("toFaces() converts the cascade's 1-based boxes and landmarks to 0-based, per image", () => {

@@ -219,6 +219,29 @@ export function calibrateBoxes(list: BoxList, plusOne: boolean): BoxList {
   return out;
 }
 
+/**
+ * Turns ONet's landmarks from crop units into image pixels, as the original:
+ * `x = w * lx + x1 - 1`, `y = h * ly + y1 - 1` with `w = x2 - x1 + 1` of the
+ * (integer) box that was cropped. Returns a new list; without landmarks, the list.
+ *
+ * @example
+ * ```ts
+ * const placed = placeLandmarks(afterOnet); // before calibrateBoxes moves the boxes
+ * ```
+ */
+export function placeLandmarks(list: BoxList): BoxList {
+  if (!list.landmarks) return list;
+  const b = list.boxes, lm = new Float32Array(list.landmarks);
+  for (let i = 0; i < list.n; i++) {
+    const w = b[4 * i + 2] - b[4 * i] + 1, h = b[4 * i + 3] - b[4 * i + 1] + 1;
+    for (let p = 10 * i; p < 10 * i + 10; p += 2) {
+      lm[p] = w * lm[p] + b[4 * i] - 1;
+      lm[p + 1] = h * lm[p + 1] + b[4 * i + 1] - 1;
+    }
+  }
+  return { ...list, landmarks: lm };
+}
+
 /** Boxes farther than this from the origin are dropped by {@linkcode squareBoxes}. */
 const MAX_COORD = 2 ** 28;
 

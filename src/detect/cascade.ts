@@ -31,6 +31,7 @@ import {
   imageRuns,
   nmsPerImage,
   padToImage,
+  placeLandmarks,
   pyramidScales,
   selectBoxes,
   squareBoxes,
@@ -141,30 +142,13 @@ export function detectFacesBatch(
   const perImage: BoxList[] = [];
   images.forEach((img, index) => {
     const levels: BoxList[] = [];
-    for (
-      const scale of pyramidScales(
-        img.width,
-        img.height,
-        config.minFaceSize,
-        config.scaleFactor,
-        cell,
-      )
-    ) {
+    const { minFaceSize, scaleFactor } = config;
+    for (const scale of pyramidScales(img.width, img.height, minFaceSize, scaleFactor, cell)) {
       const ws = Math.ceil(img.width * scale), hs = Math.ceil(img.height * scale);
       const level = resize(img.data, img.width, img.height, ws, hs);
       lap("pyramid resize");
-      const map = runPnet(pnet, level, ws, hs, cell, stride, config.maxPnetPixels, lap);
-      const found = generateBoxes(
-        map.prob,
-        map.reg,
-        map.width,
-        map.height,
-        scale,
-        t1,
-        index,
-        stride,
-        cell,
-      );
+      const { prob, reg, width, height } = runPnet(pnet, level, ws, hs, config.maxPnetPixels, lap);
+      const found = generateBoxes(prob, reg, width, height, scale, t1, index, stride, cell);
       lap("generate boxes");
       levels.push(nmsPerImage(found, config.nms.scale, "union"));
       lap("nms");
@@ -189,23 +173,13 @@ export function detectFacesBatch(
   boxes = calibrateBoxes(boxes, true);
   if (config.stage === "rnet") return toFaces(boxes, images.length);
 
-  // Stage 3: ONet on 48×48 crops; keep scores above t3, place the landmarks
-  // in the crop's box, regression, then NMS 0.7 in "min" mode.
+  // Stage 3: ONet on 48×48 crops; keep scores above t3, landmarks from crop
+  // units to pixels, regression, then NMS 0.7 in "min" mode.
   boxes = truncateBoxes(squareBoxes(boxes));
   lap("boxes");
   out = runOnCrops(nets.onet!, images, boxes, config, lap, "onet");
   boxes = withScores(boxes, out, (p) => p > t3);
-  if (boxes.landmarks) {
-    const b = boxes.boxes, lm = boxes.landmarks;
-    for (let i = 0; i < boxes.n; i++) {
-      const w = b[4 * i + 2] - b[4 * i] + 1, h = b[4 * i + 3] - b[4 * i + 1] + 1;
-      for (let p = 0; p < 5; p++) {
-        // as the original: x = w * lx + x1 - 1 (1-based)
-        lm[10 * i + 2 * p] = w * lm[10 * i + 2 * p] + b[4 * i] - 1;
-        lm[10 * i + 2 * p + 1] = h * lm[10 * i + 2 * p + 1] + b[4 * i + 1] - 1;
-      }
-    }
-  }
+  boxes = placeLandmarks(boxes);
   boxes = calibrateBoxes(boxes, true);
   lap("boxes");
   boxes = nmsPerImage(boxes, config.nms.onet, "min");
@@ -281,11 +255,10 @@ function runPnet(
   level: Uint8Array,
   width: number,
   height: number,
-  cell: number,
-  stride: number,
   maxPixels: number,
   lap: Lap,
 ): { prob: Float32Array; reg: Float32Array; width: number; height: number } {
+  const cell = receptiveField(net.arch), stride = totalStride(net.arch);
   const [mapH, mapW] = outputSize(net.arch, height, width);
   const prob = new Float32Array(mapH * mapW);
   const reg = new Float32Array(4 * mapH * mapW);

@@ -5,7 +5,7 @@
  * - config.ts: `DEFAULT_DETECTOR_CONFIG`, `resolveDetectorConfig`, `Stage`
  * - cascade.ts: `createDetector`, `detectFaces`, `detectFacesBatch` (the whole pipeline)
  * - boxes.ts: `pyramidScales`, `generateBoxes`, `nmsPerImage`, `calibrateBoxes`,
- *   `squareBoxes`, `truncateBoxes`, `padToImage`, `toFaces`, `toScoredBox`
+ *   `squareBoxes`, `truncateBoxes`, `padToImage`, `placeLandmarks`, `toFaces`, `toScoredBox`
  * - resample.ts: `resizeAreaU8`, `cropResizeAreaU8ToF32` (OpenCV INTER_AREA, as the published ports)
  * - load.ts: `loadDetector`, `resolveWeightPaths`, `disposeDetector`
  * - draw.ts: `formatFace`, `drawFaces`
