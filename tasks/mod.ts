@@ -46,6 +46,14 @@ export const TASKS: Record<string, TaskEntry> = {
       "Benchmark gen-pnet speed and peak RSS (1, 2 workers) against the seed's Python script",
     load: () => import("./bench_data.ts"),
   },
+  "gen-rnet": {
+    description: "Mine RNet training crops (24 px) with the trained PNet into a shard dataset",
+    load: () => import("./gen_rnet.ts"),
+  },
+  "gen-onet": {
+    description: "Mine ONet training crops (48 px) with the trained PNet + RNet into a shard dataset",
+    load: () => import("./gen_onet.ts"),
+  },
   "import": {
     description: "Import pretrained MTCNN weights (original TFLite release or ONNX models)",
     load: () => import("./import.ts"),

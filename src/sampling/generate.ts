@@ -17,8 +17,23 @@ import type { ImageAnnotation } from "../data/types.ts";
 import { type Manifest, ShardWriter } from "../data/shards.ts";
 import { orderedMap } from "../util/pool.ts";
 import { DEFAULT_PNET_SAMPLING, type PnetSamplingConfig, resolveSamplingConfig } from "./pnet.ts";
-import { RunningCaps } from "./hard.ts";
-import { sampleOne, type SamplingInit, type SamplingJob, type SamplingResult } from "./worker.ts";
+import {
+  DEFAULT_ONET_MINING,
+  DEFAULT_RNET_MINING,
+  type MiningConfig,
+  resolveMiningConfig,
+  RunningCaps,
+} from "./hard.ts";
+import {
+  type HardInit,
+  sampleOne,
+  type SamplingInit,
+  type SamplingJob,
+  type SamplingResult,
+  type SamplingState,
+  sharedSamplingState,
+} from "./worker.ts";
+import { type DetectorConfigInput, resolveDetectorConfig, type Stage } from "../detect/config.ts";
 
 /** Options of {@linkcode generatePnetDataset}. */
 export interface GenerateOptions {
@@ -51,15 +66,70 @@ export interface GenerateSummary {
   failed: number;
   failures: string[];
   crops: number;
+  /** Candidates the cascade proposed (gen-rnet / gen-onet). */
+  candidates: number;
   seconds: number;
 }
 
 /** Runs gen-pnet. Unreadable images are counted and skipped, never fatal. */
-export async function generatePnetDataset(opts: GenerateOptions): Promise<GenerateSummary> {
-  const t0 = performance.now();
+export function generatePnetDataset(opts: GenerateOptions): Promise<GenerateSummary> {
   const config = resolveSamplingConfig(opts.config);
-  const size = opts.size ?? 12;
-  const source = { kind: "pnet", config, ...(opts.source ?? {}) };
+  return generateDataset(
+    opts,
+    { kind: "pnet", seed: opts.seed, size: opts.size ?? 12, config },
+    new RunningCaps(Infinity, config.partCap),
+  );
+}
+
+/** Options of {@linkcode generateHardDataset}: gen-pnet's plus the cascade trained so far. */
+export interface HardGenerateOptions extends Omit<GenerateOptions, "config"> {
+  /** "rnet": PNet's candidates at 24 px; "onet": PNet + RNet's at 48 px. */
+  net: "rnet" | "onet";
+  /** Weights of PNet (gen-rnet) or PNet and RNet (gen-onet). */
+  weights: Partial<Record<Stage, string>>;
+  config?: Partial<MiningConfig>;
+  /** The detector's settings (min face, thresholds); its stage is set from `net`. */
+  detector?: Omit<DetectorConfigInput, "stage">;
+}
+
+/**
+ * Runs gen-rnet / gen-onet: the cascade trained so far proposes candidates
+ * on every image; they are labelled by IoU with the faces (src/sampling/hard.ts)
+ * under the seed's running caps.
+ */
+export function generateHardDataset(opts: HardGenerateOptions): Promise<GenerateSummary> {
+  const config = resolveMiningConfig(
+    opts.net === "rnet" ? DEFAULT_RNET_MINING : DEFAULT_ONET_MINING,
+    opts.config,
+  );
+  const detector = resolveDetectorConfig({
+    ...opts.detector,
+    stage: opts.net === "rnet" ? "pnet" : "rnet",
+  });
+  const init: HardInit = {
+    kind: "hard",
+    seed: opts.seed,
+    size: opts.size ?? (opts.net === "rnet" ? 24 : 48),
+    config,
+    weights: opts.weights,
+    detector,
+  };
+  return generateDataset(
+    { ...opts, source: { net: opts.net, detector, weights: opts.weights, ...(opts.source ?? {}) } },
+    init,
+    new RunningCaps(config.negativeCap, config.partCap),
+  );
+}
+
+/** The shared loop: jobs out to workers, results back in image order, caps, shards. */
+async function generateDataset(
+  opts: Omit<GenerateOptions, "config">,
+  init: SamplingInit,
+  cap: RunningCaps,
+): Promise<GenerateSummary> {
+  const t0 = performance.now();
+  const size = init.size;
+  const source = { kind: init.kind, config: init.config, ...(opts.source ?? {}) };
   const writer = await ShardWriter.open(opts.out, {
     size,
     seed: opts.seed,
@@ -68,11 +138,9 @@ export async function generatePnetDataset(opts: GenerateOptions): Promise<Genera
     shardBytes: opts.shardBytes,
   });
   const start = writer.cursor;
-  // Restore the running part cap from what the dataset already holds.
-  const cap = new RunningCaps(Infinity, config.partCap);
+  // Restore the running caps from what the dataset already holds.
   const c = writer.manifest.counts;
   cap.counts = [c.neg, c.pos, c.part, c.landmark];
-  const init: SamplingInit = { seed: opts.seed, size, config };
   const jobs = function* (): Generator<SamplingJob> {
     for (let i = start; i < opts.images.length; i++) {
       const a = opts.images[i];
@@ -87,7 +155,7 @@ export async function generatePnetDataset(opts: GenerateOptions): Promise<Genera
         init,
         workers: opts.workers ?? 1,
       });
-  let failed = 0, crops = 0, done = 0;
+  let failed = 0, crops = 0, done = 0, candidates = 0;
   const failures: string[] = [];
   const sampleBytes = size * size * 3;
   for await (const r of results) {
@@ -97,6 +165,7 @@ export async function generatePnetDataset(opts: GenerateOptions): Promise<Genera
       if (failures.length < 5) failures.push(`${opts.images[index].path}: ${r.error}`);
     } else {
       const res = r.result;
+      candidates += res.candidates;
       for (let i = 0; i < res.count; i++) {
         const label = res.labels[i];
         if (!cap.keep(label)) continue;
@@ -116,15 +185,18 @@ export async function generatePnetDataset(opts: GenerateOptions): Promise<Genera
     failed,
     failures,
     crops,
+    candidates,
     seconds: (performance.now() - t0) / 1000,
   };
 }
 
 async function* inline(jobs: Iterable<SamplingJob>, init: SamplingInit) {
   let index = 0;
+  let state: SamplingState | undefined;
   for (const job of jobs) {
     try {
-      yield { index: index++, result: await sampleOne(job, init) };
+      state ??= await sharedSamplingState(init);
+      yield { index: index++, result: await sampleOne(job, state) };
     } catch (e) {
       yield { index: index++, error: (e as Error).message.split("\n")[0] };
     }

@@ -1,0 +1,3 @@
+import { hardExampleTask } from "./gen_hard.ts";
+
+export default hardExampleTask("rnet");
