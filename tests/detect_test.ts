@@ -266,6 +266,7 @@ Deno.test("resolveDetectorConfig() fills the published defaults and rejects unkn
   const c = resolveDetectorConfig({ minFaceSize: 40, nms: { onet: 0.6 }, stage: "rnet" });
   assertEquals([c.minFaceSize, c.nms.onet, c.nms.pnet, c.stage], [40, 0.6, 0.7, "rnet"]);
   assert(c.thresholds !== DEFAULT_DETECTOR_CONFIG.thresholds, "a fresh thresholds array");
+  assert(Object.isFrozen(DEFAULT_DETECTOR_CONFIG.thresholds) && Object.isFrozen(DEFAULT_DETECTOR_CONFIG.nms));
   const bad: [unknown, string][] = [
     [{ minFace: 20 }, 'unknown key "minFace"'],
     [{ nms: { union: 0.5 } }, 'nms: unknown key "union"'],
@@ -273,6 +274,7 @@ Deno.test("resolveDetectorConfig() fills the published defaults and rejects unkn
     [{ minFaceSize: "20" }, 'minFaceSize must be a number >= 1, got "20"'],
     [{ scaleFactor: 1 }, "scaleFactor must be a number in (0, 1)"],
     [{ thresholds: [0.6, 0.7] }, "thresholds must be 3 numbers"],
+    [{ thresholds: 0.6 }, "thresholds must be 3 numbers (PNet, RNet, ONet), got 0.6"],
     [{ thresholds: [0.6, 1.5, 0.7] }, "thresholds[1] must be a probability in [0, 1], got 1.5"],
     [{ nms: { pnet: NaN } }, "nms.pnet must be an overlap in [0, 1], got NaN"],
     [{ stage: "lnet" }, 'stage must be one of pnet, rnet, onet, got "lnet"'],

@@ -59,7 +59,7 @@ export interface DetectorConfig {
 export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = Object.freeze({
   minFaceSize: 20,
   scaleFactor: 0.709,
-  thresholds: [0.6, 0.7, 0.7] as [number, number, number],
+  thresholds: Object.freeze([0.6, 0.7, 0.7]) as [number, number, number],
   nms: Object.freeze({ scale: 0.5, pnet: 0.7, rnet: 0.7, onet: 0.7 }),
   resize: "area" as ResizeMode,
   stage: "onet" as Stage,
@@ -95,10 +95,18 @@ export function resolveDetectorConfig(input: DetectorConfigInput = {}): Detector
     }
     checkKeys(input.nms, Object.keys(d.nms), `${where}: nms`);
   }
+  const thresholds = input.thresholds ?? d.thresholds;
+  if (!Array.isArray(thresholds) || thresholds.length !== 3) {
+    throw new RangeError(
+      `${where}: thresholds must be 3 numbers (PNet, RNet, ONet), got ${
+        describe(input.thresholds)
+      }`,
+    );
+  }
   const cfg: DetectorConfig = {
     minFaceSize: input.minFaceSize ?? d.minFaceSize,
     scaleFactor: input.scaleFactor ?? d.scaleFactor,
-    thresholds: [...(input.thresholds ?? d.thresholds)] as [number, number, number],
+    thresholds: [...thresholds] as [number, number, number],
     nms: { ...d.nms, ...input.nms },
     resize: input.resize ?? d.resize,
     stage: input.stage ?? d.stage,
@@ -112,13 +120,6 @@ export function resolveDetectorConfig(input: DetectorConfigInput = {}): Detector
   };
   num("minFaceSize", cfg.minFaceSize, (x) => Number.isFinite(x) && x >= 1, "a number >= 1");
   num("scaleFactor", cfg.scaleFactor, (x) => x > 0 && x < 1, "a number in (0, 1)");
-  if (!Array.isArray(input.thresholds ?? d.thresholds) || cfg.thresholds.length !== 3) {
-    throw new RangeError(
-      `${where}: thresholds must be 3 numbers (PNet, RNet, ONet), got ${
-        describe(input.thresholds)
-      }`,
-    );
-  }
   cfg.thresholds.forEach((t, i) =>
     num(`thresholds[${i}]`, t, (x) => x >= 0 && x <= 1, "a probability in [0, 1]")
   );
