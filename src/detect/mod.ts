@@ -10,6 +10,15 @@
  * - load.ts: `loadDetector`, `resolveWeightPaths`, `disposeDetector`
  * - draw.ts: `formatFace`, `drawFaces`
  *
+ * Conventions. Boxes are `[x1, y1, x2, y2]` floats in 0-based pixel indexes with x2/y2
+ * inclusive (MTCNN's: width `x2 - x1 + 1`; `toScoredBox` gives WIDER's x, y, w, h);
+ * landmarks `[x1, y1, ..., x5, y5]`. Inside the cascade every step follows `detect_face.m`
+ * (1-based, `fix`, `+ 1` widths after RNet/ONet but not after PNet, "min" NMS last).
+ * The default resize is area averaging, as the published ports (facenet, `mtcnn`) and the
+ * original's `imResample` shrink: with bilinear resizes the original weights miss one of the
+ * 18 annotated faces in ../shared/faces (see tests/detect_test.ts); `resize: "bilinear"` is
+ * the faster option (the area resize is plain TypeScript, ~10-20% of a 640x480 cascade).
+ *
  * @example
  * ```ts
  * import { detectFaces, loadDetector } from "./src/detect/mod.ts";
