@@ -18,8 +18,18 @@
  * ```
  */
 import { checkBoxes, checkCrops, checkNms, checkResize, type NmsMode } from "./reference.ts";
+import {
+  checkConv2dFilterGrad,
+  checkConv2dInputGrad,
+  checkDepthwiseGrad,
+  checkMaxPoolGrad,
+  checkPreluGrad,
+  checkSegmentSum,
+  checkSumRows,
+  type WindowGeometry,
+} from "./reference.ts";
 
-export type { NmsMode };
+export type { NmsMode, WindowGeometry };
 
 /** Every kernel, bound to one set of WebAssembly instances. */
 export interface Kernels {
@@ -522,3 +532,502 @@ export const cropResizeU8: Kernels["cropResizeU8"] = KERNELS.cropResizeU8;
  * ```
  */
 export const cropResizeU8ToF32: Kernels["cropResizeU8ToF32"] = KERNELS.cropResizeU8ToF32;
+
+// ---------------------------------------------------------------------------
+// Gradient kernels (kernels/build/grad.wasm). The module imports its linear
+// memory and has no static data, so it runs either on tfjs-backend-wasm's
+// heap (src/train/grad_kernels.ts binds it there with bindGradKernels: the
+// tensors stay where tfjs keeps them) or on a private memory (the typed
+// functions below, which copy in and out like the kernels above).
+
+/**
+ * The gradient kernels on one memory: byte addresses and sizes in, results
+ * written at the output addresses. No checks: callers validate (see the
+ * typed functions below for the semantics; `scratch` is `c` floats + 16 bytes).
+ */
+export interface GradKernelsRaw {
+  conv2dFilterGrad(
+    x: number,
+    dy: number,
+    dw: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    oh: number,
+    ow: number,
+    co: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+  ): void;
+  conv2dInputGrad(
+    dy: number,
+    filter: number,
+    dx: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    oh: number,
+    ow: number,
+    co: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    scratch: number,
+  ): void;
+  maxPoolGrad(
+    x: number,
+    y: number,
+    dy: number,
+    dx: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    oh: number,
+    ow: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
+  preluGrad(
+    x: number,
+    alpha: number,
+    dy: number,
+    dx: number,
+    dalpha: number,
+    rows: number,
+    c: number,
+    scratch: number,
+  ): void;
+  sumRows(x: number, out: number, rows: number, c: number, scratch: number): void;
+  depthwiseFilterGrad(
+    x: number,
+    dy: number,
+    dw: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    oh: number,
+    ow: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
+  depthwiseInputGrad(
+    dy: number,
+    filter: number,
+    dx: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    oh: number,
+    ow: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
+  unsortedSegmentSum(
+    x: number,
+    ids: number,
+    out: number,
+    rows: number,
+    inner: number,
+    segments: number,
+  ): void;
+}
+
+async function compileGrad(name: string): Promise<WebAssembly.Module> {
+  const bytes = await readWasm(name);
+  try {
+    return await WebAssembly.compile(bytes);
+  } catch (e) {
+    throw new TypeError(
+      `Cannot load "kernels/build/${name}.wasm": ${
+        (e as Error).message
+      } (run deno task build:kernels)`,
+    );
+  }
+}
+
+const GRAD_MODULE = await compileGrad("grad");
+const GRAD_RELAXED_MODULE = relaxedSimdSupported() ? await compileGrad("grad_relaxed") : undefined;
+
+/** Options of {@linkcode bindGradKernels} and {@linkcode createGradKernels}. */
+export interface GradKernelOptions {
+  /**
+   * Use the relaxed-SIMD build (fused multiply-add in the convolution
+   * GEMMs): true requires engine support (else TypeError); false forces plain
+   * SIMD; default: when supported.
+   */
+  relaxedSimd?: boolean;
+}
+
+function instantiateGrad(
+  memory: WebAssembly.Memory,
+  options: GradKernelOptions,
+): WebAssembly.Instance {
+  const relaxed = options.relaxedSimd ?? GRAD_RELAXED_MODULE !== undefined;
+  if (relaxed && !GRAD_RELAXED_MODULE) {
+    throw new TypeError(
+      "Cannot load the relaxed-SIMD gradient kernels: this engine lacks relaxed SIMD",
+    );
+  }
+  const module = relaxed ? GRAD_RELAXED_MODULE! : GRAD_MODULE;
+  return new WebAssembly.Instance(module, { env: { memory } });
+}
+
+/**
+ * Binds the gradient kernels to `memory` (synchronously): they read and
+ * write it at the addresses they are given, e.g. tfjs-backend-wasm's heap.
+ *
+ * @example
+ * ```ts
+ * const raw = bindGradKernels(wasmBackend.wasm.asm.memory);
+ * raw.sumRows(dyOffset, outOffset, rows, channels, scratchOffset);
+ * ```
+ */
+export function bindGradKernels(
+  memory: WebAssembly.Memory,
+  options: GradKernelOptions = {},
+): GradKernelsRaw {
+  return instantiateGrad(memory, options).exports as unknown as GradKernelsRaw;
+}
+
+/** The gradient kernels on typed arrays; semantics and checks of the twins in ./reference.ts. */
+export interface GradKernels {
+  /** See {@linkcode conv2dFilterGrad}. */
+  conv2dFilterGrad(
+    x: Float32Array,
+    dy: Float32Array,
+    g: WindowGeometry,
+    outChannels: number,
+  ): Float32Array;
+  /** See {@linkcode conv2dInputGrad}. */
+  conv2dInputGrad(
+    dy: Float32Array,
+    filter: Float32Array,
+    g: WindowGeometry,
+    outChannels: number,
+  ): Float32Array;
+  /** See {@linkcode maxPoolGrad}. */
+  maxPoolGrad(x: Float32Array, y: Float32Array, dy: Float32Array, g: WindowGeometry): Float32Array;
+  /** See {@linkcode preluGrad}. */
+  preluGrad(
+    x: Float32Array,
+    alpha: Float32Array,
+    dy: Float32Array,
+  ): { dx: Float32Array; dalpha: Float32Array };
+  /** See {@linkcode sumRows}. */
+  sumRows(x: Float32Array, rows: number, cols: number): Float32Array;
+  /** See {@linkcode depthwiseFilterGrad}. */
+  depthwiseFilterGrad(x: Float32Array, dy: Float32Array, g: WindowGeometry): Float32Array;
+  /** See {@linkcode depthwiseInputGrad}. */
+  depthwiseInputGrad(dy: Float32Array, filter: Float32Array, g: WindowGeometry): Float32Array;
+  /** See {@linkcode unsortedSegmentSum}. */
+  unsortedSegmentSum(
+    x: Float32Array,
+    ids: Int32Array,
+    inner: number,
+    segments: number,
+  ): Float32Array;
+  /** Which build runs the kernels. */
+  readonly variant: "simd" | "relaxed-simd";
+  /** Current size in bytes of the private linear memory. */
+  memoryBytes(): number;
+}
+
+/**
+ * The gradient kernels on a private memory of their own (grown on demand):
+ * inputs are copied in, results copied out.
+ *
+ * @example
+ * ```ts
+ * const grad = createGradKernels();
+ * grad.sumRows(new Float32Array([1, 2, 3, 4]), 2, 2); // [4, 6]
+ * ```
+ */
+export function createGradKernels(options: GradKernelOptions = {}): GradKernels {
+  const instance = instantiateGrad(new WebAssembly.Memory({ initial: 1 }), options);
+  const m = new WasmModule(instance);
+  const raw = m.fns as unknown as GradKernelsRaw;
+  /** Lays out `arrays` (copied in) and `outs` (float counts) and returns their addresses. */
+  const place = (fn: string, arrays: ArrayLike<number>[], outs: number[]) => {
+    const layout = new Layout(m.base);
+    const ins = arrays.map((a) => layout.take(4 * a.length));
+    const at = outs.map((n) => layout.take(4 * n));
+    m.reserve(fn, layout.end);
+    arrays.forEach((a, i) => {
+      if (a instanceof Int32Array) m.i32.set(a, ins[i] >> 2);
+      else m.f32.set(a, ins[i] >> 2);
+    });
+    return { ins, at };
+  };
+  const read = (at: number, n: number) => m.f32.slice(at >> 2, (at >> 2) + n);
+  return {
+    variant: (options.relaxedSimd ?? GRAD_RELAXED_MODULE !== undefined) ? "relaxed-simd" : "simd",
+
+    conv2dFilterGrad(x, dy, g, outChannels) {
+      checkConv2dFilterGrad(x, dy, g, outChannels);
+      const size = g.filterHeight * g.filterWidth * g.channels * outChannels;
+      const { ins, at } = place("conv2dFilterGrad", [x, dy], [size]);
+      raw.conv2dFilterGrad(
+        ins[0],
+        ins[1],
+        at[0],
+        g.batch,
+        g.inHeight,
+        g.inWidth,
+        g.channels,
+        g.outHeight,
+        g.outWidth,
+        outChannels,
+        g.filterHeight,
+        g.filterWidth,
+        g.strideHeight,
+        g.strideWidth,
+      );
+      return read(at[0], size);
+    },
+
+    conv2dInputGrad(dy, filter, g, outChannels) {
+      const size = checkConv2dInputGrad(dy, filter, g, outChannels);
+      const { ins, at } = place("conv2dInputGrad", [dy, filter], [size, filter.length + 4]);
+      raw.conv2dInputGrad(
+        ins[0],
+        ins[1],
+        at[0],
+        g.batch,
+        g.inHeight,
+        g.inWidth,
+        g.channels,
+        g.outHeight,
+        g.outWidth,
+        outChannels,
+        g.filterHeight,
+        g.filterWidth,
+        g.strideHeight,
+        g.strideWidth,
+        at[1],
+      );
+      return read(at[0], size);
+    },
+
+    maxPoolGrad(x, y, dy, g) {
+      checkMaxPoolGrad(x, y, dy, g);
+      const { ins, at } = place("maxPoolGrad", [x, y, dy], [x.length]);
+      raw.maxPoolGrad(
+        ins[0],
+        ins[1],
+        ins[2],
+        at[0],
+        g.batch,
+        g.inHeight,
+        g.inWidth,
+        g.channels,
+        g.outHeight,
+        g.outWidth,
+        g.filterHeight,
+        g.filterWidth,
+        g.strideHeight,
+        g.strideWidth,
+        g.padTop,
+        g.padLeft,
+      );
+      return read(at[0], x.length);
+    },
+
+    preluGrad(x, alpha, dy) {
+      const rows = checkPreluGrad(x, alpha, dy);
+      const c = alpha.length;
+      const { ins, at } = place("preluGrad", [x, alpha, dy], [x.length, c, c]);
+      raw.preluGrad(ins[0], ins[1], ins[2], at[0], at[1], rows, c, at[2]);
+      return { dx: read(at[0], x.length), dalpha: read(at[1], c) };
+    },
+
+    sumRows(x, rows, cols) {
+      checkSumRows(x, rows, cols);
+      const { ins, at } = place("sumRows", [x], [cols, cols]);
+      raw.sumRows(ins[0], at[0], rows, cols, at[1]);
+      return read(at[0], cols);
+    },
+
+    depthwiseFilterGrad(x, dy, g) {
+      checkDepthwiseGrad("depthwiseFilterGrad", ["x", "dy"], x, dy, g);
+      const size = g.filterHeight * g.filterWidth * g.channels;
+      const { ins, at } = place("depthwiseFilterGrad", [x, dy], [size]);
+      raw.depthwiseFilterGrad(
+        ins[0],
+        ins[1],
+        at[0],
+        g.batch,
+        g.inHeight,
+        g.inWidth,
+        g.channels,
+        g.outHeight,
+        g.outWidth,
+        g.filterHeight,
+        g.filterWidth,
+        g.strideHeight,
+        g.strideWidth,
+        g.padTop,
+        g.padLeft,
+      );
+      return read(at[0], size);
+    },
+
+    depthwiseInputGrad(dy, filter, g) {
+      checkDepthwiseGrad("depthwiseInputGrad", ["dy", "filter"], dy, filter, g);
+      const size = g.batch * g.inHeight * g.inWidth * g.channels;
+      const { ins, at } = place("depthwiseInputGrad", [dy, filter], [size]);
+      raw.depthwiseInputGrad(
+        ins[0],
+        ins[1],
+        at[0],
+        g.batch,
+        g.inHeight,
+        g.inWidth,
+        g.channels,
+        g.outHeight,
+        g.outWidth,
+        g.filterHeight,
+        g.filterWidth,
+        g.strideHeight,
+        g.strideWidth,
+        g.padTop,
+        g.padLeft,
+      );
+      return read(at[0], size);
+    },
+
+    unsortedSegmentSum(x, ids, inner, segments) {
+      const rows = checkSegmentSum(x, ids, inner, segments);
+      const { ins, at } = place("unsortedSegmentSum", [x, ids], [segments * inner]);
+      raw.unsortedSegmentSum(ins[0], ins[1], at[0], rows, inner, segments);
+      return read(at[0], segments * inner);
+    },
+
+    memoryBytes() {
+      return m.memory.buffer.byteLength;
+    },
+  };
+}
+
+/** The gradient kernels every module-level gradient function below is bound to. */
+export const GRAD_KERNELS: GradKernels = createGradKernels();
+
+/**
+ * Gradient of a valid-padded NHWC convolution with respect to its HWIO
+ * filter ([filterHeight, filterWidth, channels, outChannels]); within 1e-5
+ * (relative to the sums' magnitude) of the float64 twin.
+ *
+ * @example
+ * ```ts
+ * const g = { batch: 1, inHeight: 3, inWidth: 3, channels: 1, outHeight: 2, outWidth: 2,
+ *   filterHeight: 2, filterWidth: 2, strideHeight: 1, strideWidth: 1, padTop: 0, padLeft: 0 };
+ * conv2dFilterGrad(new Float32Array(9).fill(1), new Float32Array(4).fill(1), g, 1); // [4, 4, 4, 4]
+ * ```
+ */
+export const conv2dFilterGrad: GradKernels["conv2dFilterGrad"] = GRAD_KERNELS.conv2dFilterGrad;
+
+/**
+ * Gradient of a valid-padded NHWC convolution with respect to its input
+ * (filter HWIO, any stride); within 1e-5 (relative to the sums' magnitude)
+ * of the float64 twin.
+ *
+ * @example
+ * ```ts
+ * const g = { batch: 1, inHeight: 2, inWidth: 2, channels: 1, outHeight: 1, outWidth: 1,
+ *   filterHeight: 2, filterWidth: 2, strideHeight: 1, strideWidth: 1, padTop: 0, padLeft: 0 };
+ * conv2dInputGrad(new Float32Array([2]), new Float32Array([1, 2, 3, 4]), g, 1); // [2, 4, 6, 8]
+ * ```
+ */
+export const conv2dInputGrad: GradKernels["conv2dInputGrad"] = GRAD_KERNELS.conv2dInputGrad;
+
+/**
+ * Gradient of NHWC max pooling (each window's dy to the first input equal to
+ * its maximum; "same" padding by padTop/padLeft). Bit-exact with the twin.
+ *
+ * @example
+ * ```ts
+ * const g = { batch: 1, inHeight: 1, inWidth: 3, channels: 1, outHeight: 1, outWidth: 1,
+ *   filterHeight: 1, filterWidth: 3, strideHeight: 1, strideWidth: 1, padTop: 0, padLeft: 0 };
+ * maxPoolGrad(new Float32Array([1, 5, 5]), new Float32Array([5]), new Float32Array([2]), g); // [0, 2, 0]
+ * ```
+ */
+export const maxPoolGrad: GradKernels["maxPoolGrad"] = GRAD_KERNELS.maxPoolGrad;
+
+/**
+ * Gradient of PReLU with one alpha per channel: dx and dalpha in one pass.
+ *
+ * @example
+ * ```ts
+ * preluGrad(new Float32Array([2, -3]), new Float32Array([0.25]), new Float32Array([1, 1]));
+ * // { dx: [1, 0.25], dalpha: [-3] }
+ * ```
+ */
+export const preluGrad: GradKernels["preluGrad"] = GRAD_KERNELS.preluGrad;
+
+/**
+ * Column sums of a [rows, cols] matrix (bias gradients), summed in blocks of
+ * 256 rows.
+ *
+ * @example
+ * ```ts
+ * sumRows(new Float32Array([1, 2, 3, 4]), 2, 2); // [4, 6]
+ * ```
+ */
+export const sumRows: GradKernels["sumRows"] = GRAD_KERNELS.sumRows;
+
+/**
+ * Gradient of an NHWC depthwise convolution (multiplier 1) with respect to
+ * its [kh, kw, c, 1] filter.
+ *
+ * @example
+ * ```ts
+ * const g = { batch: 1, inHeight: 2, inWidth: 2, channels: 1, outHeight: 1, outWidth: 1,
+ *   filterHeight: 2, filterWidth: 2, strideHeight: 1, strideWidth: 1, padTop: 0, padLeft: 0 };
+ * depthwiseFilterGrad(new Float32Array([1, 2, 3, 4]), new Float32Array([2]), g); // [2, 4, 6, 8]
+ * ```
+ */
+export const depthwiseFilterGrad: GradKernels["depthwiseFilterGrad"] =
+  GRAD_KERNELS.depthwiseFilterGrad;
+
+/**
+ * Gradient of an NHWC depthwise convolution (multiplier 1) with respect to its input.
+ *
+ * @example
+ * ```ts
+ * const g = { batch: 1, inHeight: 2, inWidth: 2, channels: 1, outHeight: 1, outWidth: 1,
+ *   filterHeight: 2, filterWidth: 2, strideHeight: 1, strideWidth: 1, padTop: 0, padLeft: 0 };
+ * depthwiseInputGrad(new Float32Array([2]), new Float32Array([1, 2, 3, 4]), g); // [2, 4, 6, 8]
+ * ```
+ */
+export const depthwiseInputGrad: GradKernels["depthwiseInputGrad"] =
+  GRAD_KERNELS.depthwiseInputGrad;
+
+/**
+ * Segment sums of rows (the gradient of gather): ids outside [0, segments) dropped.
+ *
+ * @example
+ * ```ts
+ * unsortedSegmentSum(new Float32Array([1, 2, 3]), new Int32Array([1, 1, 0]), 1, 2); // [3, 3]
+ * ```
+ */
+export const unsortedSegmentSum: GradKernels["unsortedSegmentSum"] =
+  GRAD_KERNELS.unsortedSegmentSum;

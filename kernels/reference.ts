@@ -499,3 +499,465 @@ export function cropResizeU8ToF32(
   const s = fround(scale);
   return Float32Array.from(bytes, (v) => fround(v - m) * s);
 }
+
+// ---------------------------------------------------------------------------
+// Gradients (training on the tfjs wasm backend; see kernels/assembly/grad.ts)
+
+/**
+ * The geometry of a 2-D window operation (convolution or pooling) on NHWC
+ * float32 tensors: input [batch, inHeight, inWidth, channels], output
+ * [batch, outHeight, outWidth, ·]; the window of output (oy, ox) covers rows
+ * oy·strideHeight − padTop + [0, filterHeight) and likewise columns. Taps
+ * outside the input count as absent (zero for convolutions, skipped by max
+ * pooling).
+ */
+export interface WindowGeometry {
+  batch: number;
+  inHeight: number;
+  inWidth: number;
+  /** Input channels (also the output channels of pooling and depthwise convolutions). */
+  channels: number;
+  outHeight: number;
+  outWidth: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/**
+ * Checks a window geometry: positive sizes, pads in [0, filter side), every
+ * window starting inside the input; with `valid`, no padding and every
+ * window wholly inside. Returns the input size (elements).
+ */
+export function checkWindow(fn: string, g: WindowGeometry, valid = false): number {
+  for (
+    const k of [
+      "batch",
+      "inHeight",
+      "inWidth",
+      "channels",
+      "outHeight",
+      "outWidth",
+      "filterHeight",
+      "filterWidth",
+      "strideHeight",
+      "strideWidth",
+    ] as const
+  ) checkPositive(fn, k, g[k]);
+  for (const [k, side] of [["padTop", g.filterHeight], ["padLeft", g.filterWidth]] as const) {
+    const v = g[k];
+    if (!Number.isInteger(v) || v < 0 || v >= side || (valid && v !== 0)) {
+      throw new RangeError(
+        `${fn}: ${k} must be ${valid ? "0 (valid padding)" : `in [0, ${side})`}, got ${v}`,
+      );
+    }
+  }
+  const lastRow = (g.outHeight - 1) * g.strideHeight - g.padTop;
+  const lastCol = (g.outWidth - 1) * g.strideWidth - g.padLeft;
+  if (lastRow >= g.inHeight || lastCol >= g.inWidth) {
+    throw new RangeError(
+      `${fn}: a ${g.outHeight}x${g.outWidth} output starts windows outside the ${g.inHeight}x${g.inWidth} input`,
+    );
+  }
+  if (valid && (lastRow + g.filterHeight > g.inHeight || lastCol + g.filterWidth > g.inWidth)) {
+    throw new RangeError(
+      `${fn}: ${g.filterHeight}x${g.filterWidth} windows of a ${g.outHeight}x${g.outWidth} output overrun the ${g.inHeight}x${g.inWidth} input (valid padding)`,
+    );
+  }
+  return g.batch * g.inHeight * g.inWidth * g.channels;
+}
+
+/** Throws RangeError unless `a.length === n`. */
+export function checkLength(fn: string, name: string, a: ArrayLike<number>, n: number): void {
+  if (a.length !== n) throw new RangeError(`${fn}: ${name}.length ${a.length} != ${n}`);
+}
+
+/** Checks the arguments of {@linkcode conv2dFilterGrad}. */
+export function checkConv2dFilterGrad(
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  g: WindowGeometry,
+  outChannels: number,
+): void {
+  const fn = "conv2dFilterGrad";
+  checkLength(fn, "x", x, checkWindow(fn, g, true));
+  checkPositive(fn, "outChannels", outChannels);
+  checkLength(fn, "dy", dy, g.batch * g.outHeight * g.outWidth * outChannels);
+}
+
+/**
+ * Gradient of a valid-padded NHWC convolution with respect to its HWIO
+ * filter: dw[ky, kx, ci, co] = Σ over n, oy, ox of
+ * x[n, oy·sh + ky, ox·sw + kx, ci] · dy[n, oy, ox, co]. Accumulates in
+ * float64.
+ *
+ * @example
+ * ```ts
+ * const g = { batch: 1, inHeight: 3, inWidth: 3, channels: 1, outHeight: 2, outWidth: 2,
+ *   filterHeight: 2, filterWidth: 2, strideHeight: 1, strideWidth: 1, padTop: 0, padLeft: 0 };
+ * conv2dFilterGrad(new Float32Array(9).fill(1), new Float32Array(4).fill(1), g, 1); // [4, 4, 4, 4]
+ * ```
+ */
+export function conv2dFilterGrad(
+  x: Float32Array,
+  dy: Float32Array,
+  g: WindowGeometry,
+  outChannels: number,
+): Float32Array {
+  checkConv2dFilterGrad(x, dy, g, outChannels);
+  const { inHeight: h, inWidth: w, channels: ci, outHeight: oh, outWidth: ow } = g;
+  const co = outChannels;
+  const acc = new Float64Array(g.filterHeight * g.filterWidth * ci * co);
+  for (let b = 0; b < g.batch; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const d = ((b * oh + oy) * ow + ox) * co;
+        for (let ky = 0; ky < g.filterHeight; ky++) {
+          for (let kx = 0; kx < g.filterWidth; kx++) {
+            const xp = ((b * h + oy * g.strideHeight + ky) * w + ox * g.strideWidth + kx) * ci;
+            const wp = (ky * g.filterWidth + kx) * ci * co;
+            for (let i = 0; i < ci; i++) {
+              const xv = x[xp + i];
+              for (let o = 0; o < co; o++) acc[wp + i * co + o] += xv * dy[d + o];
+            }
+          }
+        }
+      }
+    }
+  }
+  return Float32Array.from(acc);
+}
+
+/** Checks the arguments of {@linkcode conv2dInputGrad}. */
+export function checkConv2dInputGrad(
+  dy: ArrayLike<number>,
+  filter: ArrayLike<number>,
+  g: WindowGeometry,
+  outChannels: number,
+): number {
+  const fn = "conv2dInputGrad";
+  const size = checkWindow(fn, g, true);
+  checkPositive(fn, "outChannels", outChannels);
+  checkLength(fn, "dy", dy, g.batch * g.outHeight * g.outWidth * outChannels);
+  checkLength(fn, "filter", filter, g.filterHeight * g.filterWidth * g.channels * outChannels);
+  return size;
+}
+
+/**
+ * Gradient of a valid-padded NHWC convolution with respect to its input:
+ * dx[n, iy, ix, ci] = Σ of dy[n, oy, ox, co] · f[ky, kx, ci, co] over
+ * co and the windows (oy, ox) whose tap (ky, kx) lands on (iy, ix), with
+ * f HWIO. Accumulates in float64.
+ *
+ * @example
+ * ```ts
+ * const g = { batch: 1, inHeight: 2, inWidth: 2, channels: 1, outHeight: 1, outWidth: 1,
+ *   filterHeight: 2, filterWidth: 2, strideHeight: 1, strideWidth: 1, padTop: 0, padLeft: 0 };
+ * conv2dInputGrad(new Float32Array([2]), new Float32Array([1, 2, 3, 4]), g, 1); // [2, 4, 6, 8]
+ * ```
+ */
+export function conv2dInputGrad(
+  dy: Float32Array,
+  filter: Float32Array,
+  g: WindowGeometry,
+  outChannels: number,
+): Float32Array {
+  const size = checkConv2dInputGrad(dy, filter, g, outChannels);
+  const { inHeight: h, inWidth: w, channels: ci, outHeight: oh, outWidth: ow } = g;
+  const co = outChannels;
+  const acc = new Float64Array(size);
+  for (let b = 0; b < g.batch; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const d = ((b * oh + oy) * ow + ox) * co;
+        for (let ky = 0; ky < g.filterHeight; ky++) {
+          for (let kx = 0; kx < g.filterWidth; kx++) {
+            const xp = ((b * h + oy * g.strideHeight + ky) * w + ox * g.strideWidth + kx) * ci;
+            const fp = (ky * g.filterWidth + kx) * ci * co;
+            for (let i = 0; i < ci; i++) {
+              let s = 0;
+              for (let o = 0; o < co; o++) s += dy[d + o] * filter[fp + i * co + o];
+              acc[xp + i] += s;
+            }
+          }
+        }
+      }
+    }
+  }
+  return Float32Array.from(acc);
+}
+
+/** Checks the arguments of {@linkcode maxPoolGrad}. */
+export function checkMaxPoolGrad(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  g: WindowGeometry,
+): void {
+  const fn = "maxPoolGrad";
+  checkLength(fn, "x", x, checkWindow(fn, g));
+  const n = g.batch * g.outHeight * g.outWidth * g.channels;
+  checkLength(fn, "y", y, n);
+  checkLength(fn, "dy", dy, n);
+}
+
+/**
+ * Gradient of NHWC max pooling: each window's dy goes to the first input
+ * (row-major within the window, taps outside the input skipped) equal to
+ * the window's maximum y; sums where windows overlap (float32, window order).
+ *
+ * @example
+ * ```ts
+ * const g = { batch: 1, inHeight: 1, inWidth: 3, channels: 1, outHeight: 1, outWidth: 1,
+ *   filterHeight: 1, filterWidth: 3, strideHeight: 1, strideWidth: 1, padTop: 0, padLeft: 0 };
+ * maxPoolGrad(new Float32Array([1, 5, 5]), new Float32Array([5]), new Float32Array([2]), g); // [0, 2, 0]
+ * ```
+ */
+export function maxPoolGrad(
+  x: Float32Array,
+  y: Float32Array,
+  dy: Float32Array,
+  g: WindowGeometry,
+): Float32Array {
+  checkMaxPoolGrad(x, y, dy, g);
+  const { inHeight: h, inWidth: w, channels: c, outHeight: oh, outWidth: ow } = g;
+  const dx = new Float32Array(x.length);
+  for (let b = 0; b < g.batch; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const o = ((b * oh + oy) * ow + ox) * c;
+        for (let ch = 0; ch < c; ch++) {
+          search: for (let ky = 0; ky < g.filterHeight; ky++) {
+            const iy = oy * g.strideHeight - g.padTop + ky;
+            if (iy < 0 || iy >= h) continue;
+            for (let kx = 0; kx < g.filterWidth; kx++) {
+              const ix = ox * g.strideWidth - g.padLeft + kx;
+              if (ix < 0 || ix >= w) continue;
+              const p = ((b * h + iy) * w + ix) * c + ch;
+              if (x[p] === y[o + ch]) {
+                dx[p] += dy[o + ch];
+                break search;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+/** Checks the arguments of {@linkcode preluGrad}; returns the number of rows. */
+export function checkPreluGrad(
+  x: ArrayLike<number>,
+  alpha: ArrayLike<number>,
+  dy: ArrayLike<number>,
+): number {
+  const fn = "preluGrad";
+  checkPositive(fn, "alpha.length", alpha.length);
+  if (x.length % alpha.length !== 0) {
+    throw new RangeError(
+      `${fn}: x.length ${x.length} is not a multiple of alpha.length ${alpha.length}`,
+    );
+  }
+  checkLength(fn, "dy", dy, x.length);
+  return x.length / alpha.length;
+}
+
+/**
+ * Gradient of PReLU with one alpha per channel (x [rows, c], alpha [c]):
+ * dx = x > 0 ? dy : alpha · dy (float32) and dalpha[j] = Σ over rows with
+ * x ≤ 0 of dy · x (float64 sum).
+ *
+ * @example
+ * ```ts
+ * preluGrad(new Float32Array([2, -3]), new Float32Array([0.25]), new Float32Array([1, 1]));
+ * // { dx: [1, 0.25], dalpha: [-3] }
+ * ```
+ */
+export function preluGrad(
+  x: Float32Array,
+  alpha: Float32Array,
+  dy: Float32Array,
+): { dx: Float32Array; dalpha: Float32Array } {
+  const rows = checkPreluGrad(x, alpha, dy);
+  const c = alpha.length;
+  const dx = new Float32Array(x.length);
+  const acc = new Float64Array(c);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < c; j++) {
+      const i = r * c + j;
+      if (x[i] > 0) dx[i] = dy[i];
+      else {
+        dx[i] = fround(dy[i] * alpha[j]);
+        acc[j] += fround(dy[i] * x[i]);
+      }
+    }
+  }
+  return { dx, dalpha: Float32Array.from(acc) };
+}
+
+/** Checks the arguments of {@linkcode sumRows}. */
+export function checkSumRows(x: ArrayLike<number>, rows: number, cols: number): void {
+  checkPositive("sumRows", "rows", rows);
+  checkPositive("sumRows", "cols", cols);
+  checkLength("sumRows", "x", x, rows * cols);
+}
+
+/**
+ * Column sums of a [rows, cols] matrix (a bias gradient: dy summed over
+ * every axis but the last), in float64.
+ *
+ * @example
+ * ```ts
+ * sumRows(new Float32Array([1, 2, 3, 4]), 2, 2); // [4, 6]
+ * ```
+ */
+export function sumRows(x: Float32Array, rows: number, cols: number): Float32Array {
+  checkSumRows(x, rows, cols);
+  const acc = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) acc[j] += x[r * cols + j];
+  return Float32Array.from(acc);
+}
+
+/** Checks the arguments of the depthwise gradients (`a` is x or dy, `b` dy or the filter). */
+export function checkDepthwiseGrad(
+  fn: string,
+  names: [string, string],
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  g: WindowGeometry,
+): void {
+  const inSize = checkWindow(fn, g);
+  const outSize = g.batch * g.outHeight * g.outWidth * g.channels;
+  const filterSize = g.filterHeight * g.filterWidth * g.channels;
+  const want = names[0] === "x" ? [inSize, outSize] : [outSize, filterSize];
+  checkLength(fn, names[0], a, want[0]);
+  checkLength(fn, names[1], b, want[1]);
+}
+
+/**
+ * Gradient of an NHWC depthwise convolution (channel multiplier 1) with
+ * respect to its [kh, kw, c, 1] filter: dw[ky, kx, ch] = Σ over n, oy, ox of
+ * x[n, oy·sh − padTop + ky, ox·sw − padLeft + kx, ch] · dy[n, oy, ox, ch],
+ * taps outside x counting 0. Float64 sums.
+ *
+ * @example
+ * ```ts
+ * const g = { batch: 1, inHeight: 2, inWidth: 2, channels: 1, outHeight: 1, outWidth: 1,
+ *   filterHeight: 2, filterWidth: 2, strideHeight: 1, strideWidth: 1, padTop: 0, padLeft: 0 };
+ * depthwiseFilterGrad(new Float32Array([1, 2, 3, 4]), new Float32Array([2]), g); // [2, 4, 6, 8]
+ * ```
+ */
+export function depthwiseFilterGrad(
+  x: Float32Array,
+  dy: Float32Array,
+  g: WindowGeometry,
+): Float32Array {
+  checkDepthwiseGrad("depthwiseFilterGrad", ["x", "dy"], x, dy, g);
+  const { inHeight: h, inWidth: w, channels: c, outHeight: oh, outWidth: ow } = g;
+  const acc = new Float64Array(g.filterHeight * g.filterWidth * c);
+  for (let b = 0; b < g.batch; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const d = ((b * oh + oy) * ow + ox) * c;
+        for (let ky = 0; ky < g.filterHeight; ky++) {
+          const iy = oy * g.strideHeight - g.padTop + ky;
+          if (iy < 0 || iy >= h) continue;
+          for (let kx = 0; kx < g.filterWidth; kx++) {
+            const ix = ox * g.strideWidth - g.padLeft + kx;
+            if (ix < 0 || ix >= w) continue;
+            const xp = ((b * h + iy) * w + ix) * c;
+            const wp = (ky * g.filterWidth + kx) * c;
+            for (let ch = 0; ch < c; ch++) acc[wp + ch] += x[xp + ch] * dy[d + ch];
+          }
+        }
+      }
+    }
+  }
+  return Float32Array.from(acc);
+}
+
+/**
+ * Gradient of an NHWC depthwise convolution (channel multiplier 1) with
+ * respect to its input: dx[n, iy, ix, ch] = Σ of dy[n, oy, ox, ch] · f[ky, kx, ch]
+ * over the windows whose tap (ky, kx) lands on (iy, ix). Float64 sums.
+ *
+ * @example
+ * ```ts
+ * const g = { batch: 1, inHeight: 2, inWidth: 2, channels: 1, outHeight: 1, outWidth: 1,
+ *   filterHeight: 2, filterWidth: 2, strideHeight: 1, strideWidth: 1, padTop: 0, padLeft: 0 };
+ * depthwiseInputGrad(new Float32Array([2]), new Float32Array([1, 2, 3, 4]), g); // [2, 4, 6, 8]
+ * ```
+ */
+export function depthwiseInputGrad(
+  dy: Float32Array,
+  filter: Float32Array,
+  g: WindowGeometry,
+): Float32Array {
+  checkDepthwiseGrad("depthwiseInputGrad", ["dy", "filter"], dy, filter, g);
+  const { inHeight: h, inWidth: w, channels: c, outHeight: oh, outWidth: ow } = g;
+  const acc = new Float64Array(g.batch * h * w * c);
+  for (let b = 0; b < g.batch; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const d = ((b * oh + oy) * ow + ox) * c;
+        for (let ky = 0; ky < g.filterHeight; ky++) {
+          const iy = oy * g.strideHeight - g.padTop + ky;
+          if (iy < 0 || iy >= h) continue;
+          for (let kx = 0; kx < g.filterWidth; kx++) {
+            const ix = ox * g.strideWidth - g.padLeft + kx;
+            if (ix < 0 || ix >= w) continue;
+            const xp = ((b * h + iy) * w + ix) * c;
+            const fp = (ky * g.filterWidth + kx) * c;
+            for (let ch = 0; ch < c; ch++) acc[xp + ch] += dy[d + ch] * filter[fp + ch];
+          }
+        }
+      }
+    }
+  }
+  return Float32Array.from(acc);
+}
+
+/** Checks the arguments of {@linkcode unsortedSegmentSum}; returns the number of rows. */
+export function checkSegmentSum(
+  x: ArrayLike<number>,
+  ids: Int32Array,
+  inner: number,
+  segments: number,
+): number {
+  const fn = "unsortedSegmentSum";
+  checkPositive(fn, "inner", inner);
+  checkPositive(fn, "segments", segments);
+  checkLength(fn, "x", x, ids.length * inner);
+  return ids.length;
+}
+
+/**
+ * Sums the rows of x [ids.length, inner] by segment: out[s] = Σ of x[r] over
+ * rows with ids[r] = s, for s in [0, segments); other ids are dropped (as
+ * TensorFlow's UnsortedSegmentSum, the gradient of gather). Float64 sums.
+ *
+ * @example
+ * ```ts
+ * unsortedSegmentSum(new Float32Array([1, 2, 3]), new Int32Array([1, 1, 0]), 1, 2); // [3, 3]
+ * ```
+ */
+export function unsortedSegmentSum(
+  x: Float32Array,
+  ids: Int32Array,
+  inner: number,
+  segments: number,
+): Float32Array {
+  const rows = checkSegmentSum(x, ids, inner, segments);
+  const acc = new Float64Array(segments * inner);
+  for (let r = 0; r < rows; r++) {
+    const s = ids[r];
+    if (s < 0 || s >= segments) continue;
+    for (let j = 0; j < inner; j++) acc[s * inner + j] += x[r * inner + j];
+  }
+  return Float32Array.from(acc);
+}

@@ -25,17 +25,30 @@ export interface KernelBuild {
   source: string;
   /** WebAssembly features passed to `asc --enable`. */
   features: readonly string[];
+  /**
+   * Import the linear memory (`env.memory`) instead of defining one, so the
+   * kernels can run on another module's heap (grad: on tfjs-backend-wasm's).
+   */
+  importMemory?: boolean;
 }
 
 /**
- * Every binary the project ships. The float resize is built twice: plain SIMD,
- * and relaxed SIMD (fused multiply-add), chosen at load time by kernels/mod.ts.
+ * Every binary the project ships. The float resize and the gradient kernels
+ * are built twice: plain SIMD, and relaxed SIMD (fused multiply-add), chosen
+ * at load time by kernels/mod.ts.
  */
 export const KERNEL_BUILDS: readonly KernelBuild[] = [
   { name: "resize", source: "resize.ts", features: ["simd"] },
   { name: "resize_relaxed", source: "resize.ts", features: ["simd", "relaxed-simd"] },
   { name: "boxes", source: "boxes.ts", features: ["simd"] },
   { name: "crop", source: "crop.ts", features: ["simd"] },
+  { name: "grad", source: "grad.ts", features: ["simd"], importMemory: true },
+  {
+    name: "grad_relaxed",
+    source: "grad.ts",
+    features: ["simd", "relaxed-simd"],
+    importMemory: true,
+  },
 ];
 
 /** The kernels/ folder (holds assembly/ and build/). */
@@ -68,6 +81,7 @@ export async function compileKernel(build: KernelBuild): Promise<Uint8Array> {
     "stub",
     "--enable",
     build.features.join(","),
+    ...(build.importMemory ? ["--importMemory"] : []),
     "--noColors",
     "--baseDir",
     KERNELS_DIR,
