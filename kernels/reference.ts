@@ -961,3 +961,334 @@ export function unsortedSegmentSum(
   }
   return Float32Array.from(acc);
 }
+
+// ---------------------------------------------------------------------------
+// Inference engine (kernels/assembly/engine.ts, bound in src/deploy/engine.ts):
+// NHWC float32 layers of MTCNN-shaped nets. Sums are taken in float32 in the
+// kernel's order (bias first, then (ky, kx, ic)); the SIMD build matches bit
+// for bit, the relaxed-SIMD build (fused multiply-add) within 1e-5.
+
+/** Checks an NHWC batch [n, h, w, c] and a valid kh x kw window with `stride`; returns the output side. */
+export function checkEngineWindow(
+  fn: string,
+  x: ArrayLike<number>,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  stride: number,
+): { oh: number; ow: number } {
+  for (const [name, v] of [["n", n], ["h", h], ["w", w], ["c", c], ["kh", kh], ["kw", kw]]) {
+    checkPositive(fn, name as string, v as number);
+  }
+  checkPositive(fn, "stride", stride);
+  if (x.length !== n * h * w * c) {
+    throw new RangeError(`${fn}: x.length ${x.length} != ${n}*${h}*${w}*${c}`);
+  }
+  if (h < kh || w < kw) {
+    throw new RangeError(`${fn}: input ${h}x${w} is smaller than the ${kh}x${kw} window`);
+  }
+  return { oh: Math.floor((h - kh) / stride) + 1, ow: Math.floor((w - kw) / stride) + 1 };
+}
+
+/** Checks weight (HWIO [kh, kw, c, oc], oc = bias.length) and alpha (oc values or undefined). */
+export function checkEngineParams(
+  fn: string,
+  weight: ArrayLike<number>,
+  bias: ArrayLike<number>,
+  alpha: ArrayLike<number> | undefined,
+  k: number,
+): number {
+  const oc = bias.length;
+  if (oc < 1) throw new RangeError(`${fn}: bias is empty`);
+  if (weight.length !== k * oc) {
+    throw new RangeError(`${fn}: weight.length ${weight.length} != ${k}*${oc} (kh*kw*c*oc)`);
+  }
+  if (alpha && alpha.length !== oc) {
+    throw new RangeError(`${fn}: alpha.length ${alpha.length} != ${oc} (bias.length)`);
+  }
+  return oc;
+}
+
+/** PReLU in float32: x where x > 0, alpha * x elsewhere (no alpha: x). */
+function preluValue(v: number, alpha: ArrayLike<number> | undefined, i: number): number {
+  return alpha === undefined || v > 0 ? v : fround(v * alpha[i]);
+}
+
+/**
+ * Valid convolution of `x` (NHWC [n, h, w, c]) with HWIO weights
+ * [kh, kw, c, oc], the given stride, plus bias [oc], then PReLU with one
+ * alpha per output channel (none when `alpha` is undefined; ReLU is alpha
+ * 0). Returns [n, oh, ow, oc]. A dense layer over flattened HWC inputs is
+ * this with h = w = kh = kw = 1 and c the input length.
+ *
+ * @example
+ * ```ts
+ * const y = convPreluF32(x, 1, 12, 12, 3, w, b, a, 3, 3, 1); // [1, 10, 10, oc]
+ * ```
+ */
+export function convPreluF32(
+  x: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  weight: Float32Array,
+  bias: Float32Array,
+  alpha: Float32Array | undefined,
+  kh: number,
+  kw: number,
+  stride: number,
+): Float32Array {
+  const fn = "convPreluF32";
+  const { oh, ow } = checkEngineWindow(fn, x, n, h, w, c, kh, kw, stride);
+  const oc = checkEngineParams(fn, weight, bias, alpha, kh * kw * c);
+  const y = new Float32Array(n * oh * ow * oc);
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        for (let f = 0; f < oc; f++) {
+          let acc = bias[f];
+          let k = 0;
+          for (let ky = 0; ky < kh; ky++) {
+            const row = ((i * h + oy * stride + ky) * w + ox * stride) * c;
+            for (let j = 0; j < kw * c; j++, k++) {
+              acc = fround(acc + fround(x[row + j] * weight[k * oc + f]));
+            }
+          }
+          y[o++] = preluValue(acc, alpha, f);
+        }
+      }
+    }
+  }
+  return y;
+}
+
+/**
+ * Valid depthwise convolution (channel multiplier 1) of `x` (NHWC) with
+ * weights [kh, kw, c, 1], bias [c] and PReLU alpha [c] (or none). Returns
+ * [n, oh, ow, c].
+ *
+ * @example
+ * ```ts
+ * const y = depthwisePreluF32(x, 1, 9, 9, 16, w, b, undefined, 3, 3, 2); // [1, 4, 4, 16]
+ * ```
+ */
+export function depthwisePreluF32(
+  x: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  weight: Float32Array,
+  bias: Float32Array,
+  alpha: Float32Array | undefined,
+  kh: number,
+  kw: number,
+  stride: number,
+): Float32Array {
+  const fn = "depthwisePreluF32";
+  const { oh, ow } = checkEngineWindow(fn, x, n, h, w, c, kh, kw, stride);
+  if (bias.length !== c) throw new RangeError(`${fn}: bias.length ${bias.length} != ${c} (c)`);
+  checkEngineParams(fn, weight, bias, alpha, kh * kw);
+  const y = new Float32Array(n * oh * ow * c);
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        for (let ch = 0; ch < c; ch++) {
+          let acc = bias[ch];
+          for (let ky = 0; ky < kh; ky++) {
+            for (let kx = 0; kx < kw; kx++) {
+              const v = x[((i * h + oy * stride + ky) * w + ox * stride + kx) * c + ch];
+              acc = fround(acc + fround(v * weight[(ky * kw + kx) * c + ch]));
+            }
+          }
+          y[o++] = preluValue(acc, alpha, ch);
+        }
+      }
+    }
+  }
+  return y;
+}
+
+/** Output side of a size/stride pooling window over `n` with ceil (Caffe) or floor rounding. */
+export function poolOutSide(
+  n: number,
+  size: number,
+  stride: number,
+  rounding: "ceil" | "floor",
+): number {
+  const r = (n - size) / stride;
+  return (rounding === "ceil" ? Math.ceil(r) : Math.floor(r)) + 1;
+}
+
+/**
+ * Max pooling of `x` (NHWC) with size x size windows, the given stride and
+ * Caffe's ceil rounding (windows hanging over the bottom/right edge see only
+ * the pixels inside) or floor rounding. Returns [n, ph, pw, c].
+ *
+ * @example
+ * ```ts
+ * const y = maxPoolF32(x, 1, 13, 13, 10, 3, 2, "ceil"); // [1, 6, 6, 10]
+ * ```
+ */
+export function maxPoolF32(
+  x: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  size: number,
+  stride: number,
+  rounding: "ceil" | "floor",
+): Float32Array {
+  const fn = "maxPoolF32";
+  checkEngineWindow(fn, x, n, h, w, c, size, size, stride);
+  if (rounding !== "ceil" && rounding !== "floor") {
+    throw new RangeError(`${fn}: rounding must be "ceil" or "floor", got "${rounding}"`);
+  }
+  const ph = poolOutSide(h, size, stride, rounding);
+  const pw = poolOutSide(w, size, stride, rounding);
+  const y = new Float32Array(n * ph * pw * c);
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    for (let oy = 0; oy < ph; oy++) {
+      for (let ox = 0; ox < pw; ox++) {
+        for (let ch = 0; ch < c; ch++) {
+          let m = -Infinity;
+          for (let y0 = oy * stride; y0 < Math.min(oy * stride + size, h); y0++) {
+            for (let x0 = ox * stride; x0 < Math.min(ox * stride + size, w); x0++) {
+              m = Math.max(m, x[((i * h + y0) * w + x0) * c + ch]);
+            }
+          }
+          y[o++] = m;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+/**
+ * {@linkcode convPreluF32} then {@linkcode maxPoolF32}: what the kernel's
+ * fused conv + pool computes without writing the whole convolution output.
+ *
+ * @example
+ * ```ts
+ * const y = convPreluPoolF32(x, 1, 12, 12, 3, w, b, a, 3, 3, 1, 2, 2, "ceil"); // [1, 5, 5, oc]
+ * ```
+ */
+export function convPreluPoolF32(
+  x: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  weight: Float32Array,
+  bias: Float32Array,
+  alpha: Float32Array | undefined,
+  kh: number,
+  kw: number,
+  stride: number,
+  size: number,
+  poolStride: number,
+  rounding: "ceil" | "floor",
+): Float32Array {
+  const y = convPreluF32(x, n, h, w, c, weight, bias, alpha, kh, kw, stride);
+  const oh = Math.floor((h - kh) / stride) + 1;
+  const ow = Math.floor((w - kw) / stride) + 1;
+  return maxPoolF32(y, n, oh, ow, bias.length, size, poolStride, rounding);
+}
+
+/**
+ * PReLU of `x` (pixels of c = alpha.length channels) in float32.
+ *
+ * @example
+ * ```ts
+ * preluF32(new Float32Array([-2, 3]), new Float32Array([0.25, 0.5])); // [-0.5, 3]
+ * ```
+ */
+export function preluF32(x: Float32Array, alpha: Float32Array): Float32Array {
+  const c = alpha.length;
+  checkPositive("preluF32", "alpha.length", c);
+  if (x.length % c !== 0) {
+    throw new RangeError(`preluF32: x.length ${x.length} is not a multiple of ${c} (alpha.length)`);
+  }
+  return x.map((v, i) => preluValue(v, alpha, i % c));
+}
+
+/**
+ * A net's input normalisation: `(v - mean[j]) * scale[j]` in float32 for
+ * each channel j of pixels given RGB (u8 or float 0..255, c interleaved
+ * channels); with `bgr`, channel j of the result reads channel c - 1 - j.
+ *
+ * @example
+ * ```ts
+ * normalizePixels(new Uint8Array([255, 0, 128]), 3, [127.5, 127.5, 127.5], [1 / 128, 1 / 128, 1 / 128], false);
+ * // [0.99609375, -0.99609375, 0.00390625]
+ * ```
+ */
+export function normalizePixels(
+  src: Uint8Array | Float32Array,
+  c: number,
+  mean: ArrayLike<number>,
+  scale: ArrayLike<number>,
+  bgr: boolean,
+): Float32Array {
+  const fn = "normalizePixels";
+  checkPositive(fn, "c", c);
+  if (mean.length !== c || scale.length !== c) {
+    throw new RangeError(`${fn}: mean and scale need ${c} values each`);
+  }
+  if (src.length % c !== 0) {
+    throw new RangeError(`${fn}: src.length ${src.length} is not a multiple of ${c}`);
+  }
+  const y = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i += c) {
+    for (let j = 0; j < c; j++) {
+      const v = fround(src[i + (bgr ? c - 1 - j : j)]);
+      y[i + j] = fround(fround(v - fround(mean[j])) * fround(scale[j]));
+    }
+  }
+  return y;
+}
+
+/** What {@linkcode splitHeads} returns: one face probability, 4 box values and (if present) 10 landmark values per row. */
+export interface HeadOutputs {
+  cls: Float32Array;
+  box: Float32Array;
+  landmarks?: Float32Array;
+}
+
+/**
+ * Splits head rows of `units` values (6: cls logits l0, l1 then box; 16:
+ * then 10 landmark values) into the face probability softmax(l)[1] =
+ * 1 / (1 + exp(l0 - l1)), the boxes and the landmarks.
+ *
+ * @example
+ * ```ts
+ * splitHeads(new Float32Array([0, 0, 1, 2, 3, 4]), 6).cls; // [0.5]
+ * ```
+ */
+export function splitHeads(rows: Float32Array, units: 6 | 16): HeadOutputs {
+  if (units !== 6 && units !== 16) {
+    throw new RangeError(`splitHeads: units must be 6 or 16, got ${units}`);
+  }
+  if (rows.length % units !== 0) {
+    throw new RangeError(`splitHeads: rows.length ${rows.length} is not a multiple of ${units}`);
+  }
+  const n = rows.length / units;
+  const out: HeadOutputs = { cls: new Float32Array(n), box: new Float32Array(4 * n) };
+  if (units === 16) out.landmarks = new Float32Array(10 * n);
+  for (let i = 0; i < n; i++) {
+    const r = i * units;
+    out.cls[i] = 1 / (1 + Math.exp(fround(rows[r] - rows[r + 1])));
+    out.box.set(rows.subarray(r + 2, r + 6), 4 * i);
+    out.landmarks?.set(rows.subarray(r + 6, r + 16), 10 * i);
+  }
+  return out;
+}
