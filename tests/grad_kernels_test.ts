@@ -310,6 +310,8 @@ Deno.test("conv2dFilterGrad / conv2dInputGrad kernels match the twins on odd siz
     [3, 13, 5, 7, 3, 1],
     [3, 13, 5, 7, 3, 2],
     [2, 12, 3, 10, 3, 1], // PNet conv1
+    [3, 13, 1, 7, 2, 2], // 1 input channel
+    [2, 9, 4, 5, 3, 1], // 4 input channels (the narrow input-gradient tiles)
     [2, 5, 10, 16, 3, 1], // PNet conv2
     [2, 4, 48, 64, 2, 1], // RNet conv3
     [1, 1, 32, 2, 1, 1], // a 1x1 head

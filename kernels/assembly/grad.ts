@@ -221,6 +221,10 @@ export function conv2dInputGrad(
     }
   }
   memory.fill(dx, 0, (<usize> n * h * w * ci) << 2);
+  if (ci <= 4) {
+    inputGradNarrow(dy, dx, n, h, w, ci, oh, ow, co, kh, kw, sh, sw, scratch);
+    return;
+  }
   const coBytes = <usize> co << 2;
   const tapBytes = <usize> ci * co << 2;
   const perImage = oh * ow;
@@ -289,6 +293,89 @@ export function conv2dInputGrad(
             if (hi > 0) addLanes(p3 + off + 16, a7, hi);
           }
         }
+      }
+    }
+  }
+}
+
+/**
+ * conv2dInputGrad for at most 4 input channels (a first layer on RGB): tiles
+ * of 8 positions x 4 channels, so that 3 channels use 3/4 of the lanes
+ * instead of 3/8. `ft` is the transposed filter already in `scratch`.
+ */
+function inputGradNarrow(
+  dy: usize,
+  dx: usize,
+  n: i32,
+  h: i32,
+  w: i32,
+  ci: i32,
+  oh: i32,
+  ow: i32,
+  co: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  ft: usize,
+): void {
+  const coBytes = <usize> co << 2;
+  const tapBytes = <usize> ci * co << 2;
+  const step = <usize> ci << 2;
+  const perImage = oh * ow;
+  const positions = n * perImage;
+  for (let m0 = 0; m0 < positions; m0 += 8) {
+    const np = min<i32>(8, positions - m0);
+    const last = np - 1;
+    const p0 = windowCorner(dx, m0, perImage, ow, h, w, ci, sh, sw);
+    const p1 = windowCorner(dx, m0 + min<i32>(1, last), perImage, ow, h, w, ci, sh, sw);
+    const p2 = windowCorner(dx, m0 + min<i32>(2, last), perImage, ow, h, w, ci, sh, sw);
+    const p3 = windowCorner(dx, m0 + min<i32>(3, last), perImage, ow, h, w, ci, sh, sw);
+    const p4 = windowCorner(dx, m0 + min<i32>(4, last), perImage, ow, h, w, ci, sh, sw);
+    const p5 = windowCorner(dx, m0 + min<i32>(5, last), perImage, ow, h, w, ci, sh, sw);
+    const p6 = windowCorner(dx, m0 + min<i32>(6, last), perImage, ow, h, w, ci, sh, sw);
+    const p7 = windowCorner(dx, m0 + min<i32>(7, last), perImage, ow, h, w, ci, sh, sw);
+    const d0 = dy + <usize> m0 * coBytes;
+    const d1 = d0 + <usize> min<i32>(1, last) * coBytes;
+    const d2 = d0 + <usize> min<i32>(2, last) * coBytes;
+    const d3 = d0 + <usize> min<i32>(3, last) * coBytes;
+    const d4 = d0 + <usize> min<i32>(4, last) * coBytes;
+    const d5 = d0 + <usize> min<i32>(5, last) * coBytes;
+    const d6 = d0 + <usize> min<i32>(6, last) * coBytes;
+    const d7 = d0 + <usize> min<i32>(7, last) * coBytes;
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++) {
+        let fp = ft + <usize> (ky * kw + kx) * tapBytes;
+        const tap = (<usize> (ky * w + kx) * ci) << 2;
+        let a0 = f32x4.splat(0);
+        let a1 = f32x4.splat(0);
+        let a2 = f32x4.splat(0);
+        let a3 = f32x4.splat(0);
+        let a4 = f32x4.splat(0);
+        let a5 = f32x4.splat(0);
+        let a6 = f32x4.splat(0);
+        let a7 = f32x4.splat(0);
+        for (let o = 0; o < co; o++) {
+          const oo = <usize> o << 2;
+          const wv = v128.load(fp);
+          a0 = madd(v128.load32_splat(d0 + oo), wv, a0);
+          a1 = madd(v128.load32_splat(d1 + oo), wv, a1);
+          a2 = madd(v128.load32_splat(d2 + oo), wv, a2);
+          a3 = madd(v128.load32_splat(d3 + oo), wv, a3);
+          a4 = madd(v128.load32_splat(d4 + oo), wv, a4);
+          a5 = madd(v128.load32_splat(d5 + oo), wv, a5);
+          a6 = madd(v128.load32_splat(d6 + oo), wv, a6);
+          a7 = madd(v128.load32_splat(d7 + oo), wv, a7);
+          fp += step;
+        }
+        addLanes(p0 + tap, a0, ci);
+        if (np > 1) addLanes(p1 + tap, a1, ci);
+        if (np > 2) addLanes(p2 + tap, a2, ci);
+        if (np > 3) addLanes(p3 + tap, a3, ci);
+        if (np > 4) addLanes(p4 + tap, a4, ci);
+        if (np > 5) addLanes(p5 + tap, a5, ci);
+        if (np > 6) addLanes(p6 + tap, a6, ci);
+        if (np > 7) addLanes(p7 + tap, a7, ci);
       }
     }
   }
