@@ -1129,7 +1129,10 @@ export function poolOutSide(
 /**
  * Max pooling of `x` (NHWC) with size x size windows, the given stride and
  * Caffe's ceil rounding (windows hanging over the bottom/right edge see only
- * the pixels inside) or floor rounding. Returns [n, ph, pw, c].
+ * the pixels inside) or floor rounding. Returns [n, ph, pw, c]. The max is
+ * the pseudo-max `m < v ? v : m` (one instruction in the kernel): with NaN
+ * or both signs of zero in a window the result depends on the order of the
+ * taps, which the kernel does not promise to share.
  *
  * @example
  * ```ts
@@ -1159,10 +1162,11 @@ export function maxPoolF32(
     for (let oy = 0; oy < ph; oy++) {
       for (let ox = 0; ox < pw; ox++) {
         for (let ch = 0; ch < c; ch++) {
-          let m = -Infinity;
+          let m = x[((i * h + oy * stride) * w + ox * stride) * c + ch];
           for (let y0 = oy * stride; y0 < Math.min(oy * stride + size, h); y0++) {
             for (let x0 = ox * stride; x0 < Math.min(ox * stride + size, w); x0++) {
-              m = Math.max(m, x[((i * h + y0) * w + x0) * c + ch]);
+              const v = x[((i * h + y0) * w + x0) * c + ch];
+              if (m < v) m = v; // the kernel's f32x4.pmax
             }
           }
           y[o++] = m;

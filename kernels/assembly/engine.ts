@@ -7,17 +7,23 @@
 //
 // Layouts (all float32):
 //   activations  NHWC, channels exact (no padding between pixels).
-//   conv weights packed per block of output channels (8 wide, the last block
-//                8 or 4 wide), blocks one after another, each
-//                  [bias W][alpha W][K rows of W]   W = 8 or 4, K = kh*kw*c,
+//   conv weights packed per block of output channels, blocks one after
+//                another, each [bias W][alpha W][K rows of W], K = kh*kw*c,
 //                row k = (ky*kw + kx)*c + ic (the HWIO order), zeros past
-//                the last channel. `convPackedBytes` gives the size.
+//                the last channel. Blocks are 8 wide, except that a
+//                remainder of 1..4 channels joins the last 8 into one 12 wide
+//                (alone: 4 wide) and one of 5..7 makes a last 8-wide block.
+//                `convPackedBytes` gives the size.
 //   depthwise    [bias C4][alpha C4][kh*kw rows of C4], C4 = c rounded up to 4.
 //   alpha        PReLU slopes; ReLU is alpha 0, no activation alpha 1.
 // The inner loop of a convolution is f32x4 multiply-adds over output
 // channels: one input value (splat) times a row of packed weights, for 6
-// output pixels at once (12 accumulators in registers).
-//
+// output pixels x 8 channels at once (12 accumulators in registers; 3 x 8
+// in the plain-SIMD build, where the separate products need registers too,
+// and 3 x 12 for the 12-wide blocks). Pixels are walked row after row,
+// image after image, so a block of 6 may span rows and images.
+// Max pooling uses f32x4.pmax (one instruction; f32x4.max is eight on x64).
+
 // Memory regions (linear memory, laid out by src/deploy/engine.ts; every
 // region 16-byte aligned and followed by 16 bytes of slack, since channel
 // tails load whole vectors past the last channel):
@@ -206,7 +212,13 @@ function convRows(
     const wide = rem > 0 && rem <= 4 && full > 0;
     const n8 = wide ? full - 1 : full;
     for (let b = 0; b < n8; b++) {
-      block6x8(p0, p1, p2, p3, p4, p5, rs, kh, rowBytes, wb, d0 + o, d1 + o, d2 + o, d3 + o, d4 + o, d5 + o, 8);
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        block6x8(p0, p1, p2, p3, p4, p5, rs, kh, rowBytes, wb, d0 + o, d1 + o, d2 + o, d3 + o, d4 + o, d5 + o, 8);
+      } else {
+        // without fused multiply-add, 6 x 8 accumulators and the products spill registers
+        block3x8(p0, p1, p2, rs, kh, rowBytes, wb, d0 + o, d1 + o, d2 + o, 8);
+        block3x8(p3, p4, p5, rs, kh, rowBytes, wb, d3 + o, d4 + o, d5 + o, 8);
+      }
       wb += b8;
       o += 32;
     }
@@ -214,7 +226,12 @@ function convRows(
       block3x12(p0, p1, p2, rs, kh, rowBytes, wb, d0 + o, d1 + o, d2 + o, 8 + rem);
       block3x12(p3, p4, p5, rs, kh, rowBytes, wb, d3 + o, d4 + o, d5 + o, 8 + rem);
     } else if (rem > 4) {
-      block6x8(p0, p1, p2, p3, p4, p5, rs, kh, rowBytes, wb, d0 + o, d1 + o, d2 + o, d3 + o, d4 + o, d5 + o, rem);
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        block6x8(p0, p1, p2, p3, p4, p5, rs, kh, rowBytes, wb, d0 + o, d1 + o, d2 + o, d3 + o, d4 + o, d5 + o, rem);
+      } else {
+        block3x8(p0, p1, p2, rs, kh, rowBytes, wb, d0 + o, d1 + o, d2 + o, rem);
+        block3x8(p3, p4, p5, rs, kh, rowBytes, wb, d3 + o, d4 + o, d5 + o, rem);
+      }
     } else if (rem > 0) {
       block6x4(p0, p1, p2, p3, p4, p5, rs, kh, rowBytes, wb, d0 + o, d1 + o, d2 + o, d3 + o, d4 + o, d5 + o, rem);
     }
@@ -243,7 +260,8 @@ export function convPrelu(
 }
 
 /** 6 pixels x 8 output channels: the accumulators stay in registers across the whole K loop. */
-function block6x8(
+// @ts-ignore: decorator
+@inline function block6x8(
   p0: usize,
   p1: usize,
   p2: usize,
@@ -341,8 +359,73 @@ function block6x8(
   }
 }
 
+/** 3 pixels x 8 output channels: the accumulators stay in registers across the whole K loop. */
+// @ts-ignore: decorator
+@inline function block3x8(
+  p0: usize,
+  p1: usize,
+  p2: usize,
+  rs: usize,
+  kh: i32,
+  rowBytes: usize,
+  wb: usize,
+  d0: usize,
+  d1: usize,
+  d2: usize,
+  lanes: i32,
+): void {
+  const b0 = v128.load(wb, 0);
+  const b1 = v128.load(wb, 16);
+  let a00 = b0;
+  let a01 = b1;
+  let a10 = b0;
+  let a11 = b1;
+  let a20 = b0;
+  let a21 = b1;
+  let wp = wb + 64;
+  for (let ky = 0; ky < kh; ky++) {
+    const off = <usize> ky * rs;
+    let q0 = p0 + off;
+    let q1 = p1 + off;
+    let q2 = p2 + off;
+    const end = q0 + rowBytes;
+    do {
+      const w0 = v128.load(wp, 0);
+      const w1 = v128.load(wp, 16);
+      let x = v128.load32_splat(q0);
+      a00 = madd(x, w0, a00);
+      a01 = madd(x, w1, a01);
+      x = v128.load32_splat(q1);
+      a10 = madd(x, w0, a10);
+      a11 = madd(x, w1, a11);
+      x = v128.load32_splat(q2);
+      a20 = madd(x, w0, a20);
+      a21 = madd(x, w1, a21);
+      q0 += 4;
+      q1 += 4;
+      q2 += 4;
+      wp += 32;
+    } while (q0 < end);
+  }
+  const al0 = v128.load(wb, 32);
+  const al1 = v128.load(wb, 48);
+  if (lanes == 8) {
+    v128.store(d0, prelu(a00, al0));
+    v128.store(d0, prelu(a01, al1), 16);
+    v128.store(d1, prelu(a10, al0));
+    v128.store(d1, prelu(a11, al1), 16);
+    v128.store(d2, prelu(a20, al0));
+    v128.store(d2, prelu(a21, al1), 16);
+  } else {
+    storeLanes8(d0, prelu(a00, al0), prelu(a01, al1), lanes);
+    storeLanes8(d1, prelu(a10, al0), prelu(a11, al1), lanes);
+    storeLanes8(d2, prelu(a20, al0), prelu(a21, al1), lanes);
+  }
+}
+
 /** 6 pixels x 4 output channels: the accumulators stay in registers across the whole K loop. */
-function block6x4(
+// @ts-ignore: decorator
+@inline function block6x4(
   p0: usize,
   p1: usize,
   p2: usize,
@@ -426,15 +509,15 @@ function block6x4(
 /** Max of the vectors at a + x, b + x (and c + x, when given) for x in xs. */
 // @ts-ignore: decorator
 @inline function max2x2(a: usize, b: usize, x0: usize, x1: usize): v128 {
-  return f32x4.max(
-    f32x4.max(v128.load(a + x0), v128.load(a + x1)),
-    f32x4.max(v128.load(b + x0), v128.load(b + x1)),
+  return f32x4.pmax(
+    f32x4.pmax(v128.load(a + x0), v128.load(a + x1)),
+    f32x4.pmax(v128.load(b + x0), v128.load(b + x1)),
   );
 }
 
 // @ts-ignore: decorator
 @inline function max3(a: usize, x0: usize, x1: usize, x2: usize): v128 {
-  return f32x4.max(f32x4.max(v128.load(a + x0), v128.load(a + x1)), v128.load(a + x2));
+  return f32x4.pmax(f32x4.pmax(v128.load(a + x0), v128.load(a + x1)), v128.load(a + x2));
 }
 
 /**
@@ -488,8 +571,8 @@ function poolRow(
       const xc = nx > 2 ? xb + cs : xb;
       for (let cv = 0; cv < c; cv += 4) {
         const co = <usize> cv << 2;
-        const m = f32x4.max(
-          f32x4.max(max3(ra + co, xa, xb, xc), max3(rb + co, xa, xb, xc)),
+        const m = f32x4.pmax(
+          f32x4.pmax(max3(ra + co, xa, xb, xc), max3(rb + co, xa, xb, xc)),
           max3(rc + co, xa, xb, xc),
         );
         storeLanes(d + co, m, c - cv);
@@ -502,7 +585,7 @@ function poolRow(
         for (let y = y0; y < y1; y++) {
           let p = base + <usize> sy * rowBytes + xa + co;
           for (let x = 0; x < nx; x++) {
-            m = f32x4.max(m, v128.load(p));
+            m = f32x4.pmax(m, v128.load(p));
             p += cs;
           }
           if (++sy == slots) sy = 0;
@@ -771,7 +854,8 @@ export function splitHeads(src: usize, pixels: i32, units: i32, cls: usize, box:
   }
 }
 /** 3 pixels x 12 output channels: the accumulators stay in registers across the whole K loop. */
-function block3x12(
+// @ts-ignore: decorator
+@inline function block3x12(
   p0: usize,
   p1: usize,
   p2: usize,
