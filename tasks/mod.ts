@@ -54,6 +54,14 @@ export const TASKS: Record<string, TaskEntry> = {
     description: "Mine ONet training crops (48 px) with the trained PNet + RNet into a shard dataset",
     load: () => import("./gen_onet.ts"),
   },
+  "train": {
+    description: "Train PNet, RNet or ONet on shard datasets (Adam, OHEM, workers, resumable)",
+    load: () => import("./train.ts"),
+  },
+  "bench:train": {
+    description: "Training samples/s: the trainer on 1 and 2 workers vs stock tfjs-wasm",
+    load: () => import("./bench_train.ts"),
+  },
   "import": {
     description: "Import pretrained MTCNN weights (original TFLite release or ONNX models)",
     load: () => import("./import.ts"),

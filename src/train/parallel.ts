@@ -1,0 +1,262 @@
+/**
+ * Data-parallel training over Deno Workers, one tfjs wasm backend each (the
+ * wasm backend has no threads under Deno). A batch is cut into contiguous
+ * slices, one per worker; each worker runs the forward pass of its slice and
+ * keeps its activations, the main thread computes the loss of the whole batch
+ * (src/train/losses.ts: hard example mining over the whole batch), each worker
+ * back-propagates its slice of the loss gradient, and the main thread sums the
+ * workers' parameter gradients in worker order and applies the optimizer. The
+ * result equals one worker's up to the order of floating-point sums.
+ *
+ * With one worker everything runs inline on the main thread (no Worker).
+ *
+ * @example
+ * ```ts
+ * const dp = await DataParallel.create(pnetArch(), { workers: 2, backend: "wasm" });
+ * dp.setParams(flat);
+ * const out = await dp.forward(pixels, n, true);
+ * const grads = await dp.backward(computeLoss(out, batch, cfg));
+ * dp.close();
+ * ```
+ */
+import type { NetArch } from "../nets/arch.ts";
+import type { BackendName } from "../nets/backend.ts";
+import { type BatchOutputs, type OutputGrads, paramLayout, TrainGraph } from "./backprop.ts";
+import { initTrainingBackend } from "./setup.ts";
+
+/** Options of {@linkcode DataParallel.create}. */
+export interface DataParallelOptions {
+  /** Number of workers; 1 runs inline on the calling thread. */
+  workers: number;
+  /** tfjs backend of every worker (default wasm, with the training kernels). */
+  backend?: BackendName;
+}
+
+/** Sizes of `parts` contiguous slices of `n` items, as equal as possible, larger first. */
+export function splitCounts(n: number, parts: number): number[] {
+  const base = Math.floor(n / parts);
+  const extra = n % parts;
+  return Array.from({ length: parts }, (_, i) => base + (i < extra ? 1 : 0));
+}
+
+/** Messages to a training worker. */
+export type WorkerRequest =
+  | { type: "init"; arch: NetArch; backend: BackendName }
+  | { type: "forward"; params?: Float32Array; pixels: Uint8Array; count: number; keep: boolean }
+  | { type: "backward"; grads: OutputGrads }
+  | { type: "close" };
+
+interface Runner {
+  forward(
+    params: Float32Array | undefined,
+    pixels: Uint8Array,
+    count: number,
+    keep: boolean,
+  ): Promise<BatchOutputs>;
+  backward(g: OutputGrads): Promise<Float32Array>;
+  close(): void;
+}
+
+class InlineRunner implements Runner {
+  constructor(readonly graph: TrainGraph) {}
+  forward(params: Float32Array | undefined, pixels: Uint8Array, count: number, keep: boolean) {
+    if (params) this.graph.setParams(params);
+    return Promise.resolve(this.graph.forward(pixels, count, keep));
+  }
+  backward(g: OutputGrads) {
+    return Promise.resolve(this.graph.backward(g));
+  }
+  close() {
+    this.graph.dispose();
+  }
+}
+
+class WorkerRunner implements Runner {
+  #worker: Worker;
+  #pending: { resolve: (v: unknown) => void; reject: (e: Error) => void }[] = [];
+  #failure?: Error;
+
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+  }
+
+  static start(arch: NetArch, backend: BackendName): Promise<WorkerRunner> {
+    const worker = new Worker(new URL("./train_worker.ts", import.meta.url), { type: "module" });
+    const runner = new WorkerRunner(worker);
+    return new Promise((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent) => {
+        if (e.data?.type === "ready") {
+          runner.#listen();
+          runner.#call({ type: "init", arch, backend }).then(() => resolve(runner), reject);
+        }
+      };
+      worker.onerror = (e: ErrorEvent) => {
+        e.preventDefault();
+        reject(new Error(`training worker failed to start: ${e.message}`));
+      };
+    });
+  }
+
+  #listen() {
+    this.#worker.onmessage = (e: MessageEvent) => {
+      const p = this.#pending.shift();
+      if (!p) return;
+      if (e.data.error !== undefined) p.reject(new Error(e.data.error));
+      else p.resolve(e.data.result);
+    };
+    this.#worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      this.#failure = new Error(`training worker failed: ${e.message}`);
+      for (const p of this.#pending.splice(0)) p.reject(this.#failure);
+    };
+  }
+
+  #call(msg: WorkerRequest, transfer: Transferable[] = []): Promise<unknown> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ resolve, reject });
+      this.#worker.postMessage(msg, transfer);
+    });
+  }
+
+  async forward(
+    params: Float32Array | undefined,
+    pixels: Uint8Array,
+    count: number,
+    keep: boolean,
+  ) {
+    const px = pixels.slice();
+    return await this.#call(
+      { type: "forward", params: params?.slice(), pixels: px, count, keep },
+      [px.buffer],
+    ) as BatchOutputs;
+  }
+
+  async backward(g: OutputGrads) {
+    return await this.#call({ type: "backward", grads: g }) as Float32Array;
+  }
+
+  close() {
+    this.#worker.terminate();
+  }
+}
+
+/** Slices of the outputs' rows `[start, start + count)`. */
+function sliceGrads(g: OutputGrads, start: number, count: number): OutputGrads {
+  const cut = (a: Float32Array | undefined, w: number) =>
+    a ? a.slice(start * w, (start + count) * w) : undefined;
+  return { dLogits: cut(g.dLogits, 2), dBox: cut(g.dBox, 4), dLandmarks: cut(g.dLandmarks, 10) };
+}
+
+/** A net's training graph replicated over workers (see the module comment). */
+export class DataParallel {
+  readonly arch: NetArch;
+  readonly workers: number;
+  #runners: Runner[];
+  #params?: Float32Array;
+  #sent: boolean[];
+  #slices: number[] = [];
+  #paramCount: number;
+
+  private constructor(arch: NetArch, runners: Runner[]) {
+    this.arch = arch;
+    this.#runners = runners;
+    this.workers = runners.length;
+    this.#sent = runners.map(() => false);
+    this.#paramCount = paramLayout(arch).total;
+  }
+
+  /**
+   * Starts `workers` training workers (or the inline graph for one) on the
+   * chosen backend. Throws when a worker cannot start.
+   */
+  static async create(arch: NetArch, opts: DataParallelOptions): Promise<DataParallel> {
+    const n = Math.floor(opts.workers);
+    if (!(n >= 1)) throw new RangeError(`workers must be >= 1, got ${opts.workers}`);
+    const backend = opts.backend ?? "wasm";
+    if (n === 1) {
+      await initTrainingBackend(backend);
+      return new DataParallel(arch, [new InlineRunner(new TrainGraph(arch))]);
+    }
+    const runners = await Promise.all(
+      Array.from({ length: n }, () => WorkerRunner.start(arch, backend)),
+    );
+    return new DataParallel(arch, runners);
+  }
+
+  /** Sets the parameters (flat); they reach the workers with their next forward pass. */
+  setParams(flat: Float32Array): void {
+    if (flat.length !== this.#paramCount) {
+      throw new RangeError(
+        `DataParallel.setParams: ${flat.length} values, ${this.arch.name} has ${this.#paramCount}`,
+      );
+    }
+    this.#params = flat;
+    this.#sent.fill(false);
+  }
+
+  /**
+   * Forward pass of `count` samples (pixels NHWC, 0..255) split over the
+   * workers; with `keep` the workers keep their activations for
+   * {@linkcode DataParallel.backward}.
+   */
+  async forward(pixels: Uint8Array, count: number, keep: boolean): Promise<BatchOutputs> {
+    if (!this.#params) throw new RangeError("DataParallel.forward: call setParams first");
+    const sb = this.arch.input.size * this.arch.input.size * this.arch.input.channels;
+    const counts = splitCounts(count, this.#runners.length);
+    this.#slices = counts;
+    let start = 0;
+    const jobs = counts.map((c, w) => {
+      const s = start;
+      start += c;
+      if (c === 0) return Promise.resolve(undefined);
+      const params = this.#sent[w] ? undefined : this.#params;
+      this.#sent[w] = true;
+      return this.#runners[w].forward(params, pixels.subarray(s * sb, (s + c) * sb), c, keep);
+    });
+    const parts = await Promise.all(jobs);
+    const out: BatchOutputs = {
+      logits: new Float32Array(2 * count),
+      box: new Float32Array(4 * count),
+    };
+    const lm = parts.some((p) => p?.landmarks);
+    if (lm) out.landmarks = new Float32Array(10 * count);
+    start = 0;
+    parts.forEach((p, w) => {
+      if (p) {
+        out.logits.set(p.logits, 2 * start);
+        out.box.set(p.box, 4 * start);
+        if (lm) out.landmarks!.set(p.landmarks!, 10 * start);
+      }
+      start += counts[w];
+    });
+    return out;
+  }
+
+  /**
+   * Backward pass of the last kept forward pass from the loss gradient of the
+   * whole batch; returns the sum of the workers' parameter gradients.
+   */
+  async backward(g: OutputGrads): Promise<Float32Array> {
+    let start = 0;
+    const jobs = this.#slices.map((c, w) => {
+      const s = start;
+      start += c;
+      if (c === 0) return Promise.resolve(undefined);
+      return this.#runners[w].backward(sliceGrads(g, s, c));
+    });
+    const parts = (await Promise.all(jobs)).filter((p): p is Float32Array => p !== undefined);
+    const sum = parts[0];
+    for (let k = 1; k < parts.length; k++) {
+      const p = parts[k];
+      for (let i = 0; i < sum.length; i++) sum[i] += p[i];
+    }
+    return sum;
+  }
+
+  /** Stops the workers and frees the tensors. */
+  close(): void {
+    for (const r of this.#runners) r.close();
+    this.#runners = [];
+  }
+}
