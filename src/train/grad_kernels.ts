@@ -8,7 +8,7 @@
  * | Conv2DBackpropFilter (missing) | AssemblyScript GEMM over positions (kernels/assembly/grad.ts), on tfjs' heap |
  * | Conv2DBackpropInput | AssemblyScript (padded stride-1 convs: XNNPACK convolution of dy with the flipped filter) |
  * | DepthwiseConv2dNativeBackpropFilter / Input (missing) | AssemblyScript |
- * | MaxPoolGrad | AssemblyScript (the wasm one is ~30x slower) |
+ * | MaxPoolGrad | AssemblyScript (the wasm one is ~20x slower, and wrong for most shapes, e.g. [2, 10, 10, c] 2/2) |
  * | PreluGrad (new) and the gradient of Prelu | AssemblyScript, dx and dalpha in one pass |
  * | Sum over leading axes (bias gradients) | AssemblyScript column sums (the wasm one transposes first) |
  * | BatchMatMul with a transposed operand | explicit Transpose, then XNNPACK (the wasm one loops naively) |
@@ -106,9 +106,12 @@ export function enableTrainingKernels(options: TrainingKernelOptions = {}): void
   }
   const added: string[] = [];
   const add = (name: string, impl: KernelImpl) => {
-    const old = originals.get(name);
-    if (old) tf.unregisterKernel(name, BACKEND);
-    else if (tf.getKernel(name, BACKEND)) return; // someone else's: leave it
+    // whatever was registered before (the wasm backend's, or someone's shim) comes back on disable
+    const old = tf.getKernel(name, BACKEND);
+    if (old) {
+      originals.set(name, old);
+      tf.unregisterKernel(name, BACKEND);
+    }
     tf.registerKernel({
       kernelName: name,
       backendName: BACKEND,
