@@ -107,9 +107,9 @@ const task: Task = {
     },
     images: {
       type: "integer",
-      default: 150,
+      default: 300,
       meta: "N",
-      help: "rows at N and 2N images with faces",
+      help: "rows at N and 2N images with faces (the sample's list starts over when shorter)",
     },
     workers: { type: "list", default: ["1", "2"], help: "gen-pnet worker counts" },
     repeat: { type: "integer", default: 1, meta: "R", help: "runs per row; the fastest is kept" },
@@ -182,7 +182,8 @@ const task: Task = {
       console.log(`making the synthetic sample in ${root} (deno task sample defaults)...`);
       await writeSyntheticDataset(root, { seed: 1, train: 300, val: 100, workers: 2 });
     }
-    const images2 = await benchImages(root, 2 * n); // checks there are enough
+    const images2 = await benchImages(root, 2 * n);
+    const distinct = new Set(images2.map((im) => im.path)).size;
     const shardMib = flags["shard-mib"] as number;
     if (!(shardMib > 0)) {
       throw new UsageError(`bench:data: --shard-mib must be > 0, got ${shardMib}`);
@@ -262,7 +263,8 @@ const task: Task = {
     }
 
     console.log(
-      `bench:data on ${root}: ${n} and ${2 * n} images with faces, best of ${repeat}; ` +
+      `bench:data on ${root}: ${n} and ${2 * n} images with faces (${distinct} distinct), ` +
+        `best of ${repeat}; ` +
         `output under ${
           flags.scratch ?? "the system temp dir"
         }; gen-pnet shards of ${shardMib} MiB`,
@@ -280,6 +282,12 @@ const task: Task = {
         `gen-pnet 1 worker / seed script, images/s at ${2 * n} images: ${
           x.toFixed(2)
         }x (target >= 3x: ${x >= 3 ? "met" : "NOT met"})`,
+      );
+      const ms = (r: BenchRow) => (1000 * r.cpu / r.images).toFixed(1);
+      console.log(
+        `CPU per image (user + system, all threads): gen-pnet ${ms(one)} ms, seed script ${
+          ms(seed)
+        } ms (a ratio that other load on the machine does not move)`,
       );
     }
     if (one && two) {

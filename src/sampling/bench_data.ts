@@ -41,9 +41,11 @@ export interface BenchRow {
 }
 
 /**
- * The first `count` images with at least one face from a WIDER-layout root's
- * train then val ground truth, paths relative to the root (the seed's script
- * fails on images without faces, so both sides get only images with faces).
+ * `count` images with at least one face from a WIDER-layout root's train then
+ * val ground truth, paths relative to the root (the seed's script fails on
+ * images without faces, so both sides get only images with faces). When the
+ * root has fewer, the list starts over: a repeated image is sampled again
+ * with its own random stream (its list index), the same work as a new one.
  *
  * @example
  * ```ts
@@ -51,7 +53,7 @@ export interface BenchRow {
  * ```
  */
 export async function benchImages(root: string, count: number): Promise<ImageAnnotation[]> {
-  const out: ImageAnnotation[] = [];
+  const distinct: ImageAnnotation[] = [];
   for (const split of ["train", "val"]) {
     const gt = `${root}/wider_face_split/wider_face_${split}_bbx_gt.txt`;
     let list: ImageAnnotation[];
@@ -63,15 +65,12 @@ export async function benchImages(root: string, count: number): Promise<ImageAnn
     }
     for (const im of list) {
       const faces = im.faces.filter((f) => f.w > 0 && f.h > 0);
-      if (faces.length === 0) continue;
-      out.push({ path: `WIDER_${split}/images/${im.path}`, faces });
-      if (out.length === count) return out;
+      if (faces.length > 0) distinct.push({ path: `WIDER_${split}/images/${im.path}`, faces });
+      if (distinct.length === count) return distinct;
     }
   }
-  throw new RangeError(
-    `"${root}" has ${out.length} images with faces, the bench needs ${count} ` +
-      `(make a larger sample: deno task sample --out ${root} --train ${count + 50})`,
-  );
+  if (distinct.length === 0) throw new TypeError(`Cannot bench on "${root}": no image has a face`);
+  return Array.from({ length: count }, (_, i) => distinct[i % distinct.length]);
 }
 
 /**
