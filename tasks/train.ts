@@ -197,9 +197,12 @@ const task: Task = {
       });
       line.clear();
       if (result.status === "interrupted") {
+        const where = result.stepsDone
+          ? `at epoch ${result.epochsDone + 1}, step ${result.stepsDone}`
+          : `after epoch ${result.epochsDone}`;
         console.log(
-          `interrupted at epoch ${result.epochsDone + 1}, step ${result.stepsDone}: ` +
-            `checkpoint in ${result.files.checkpoint}; continue with the same flags and --resume`,
+          `interrupted ${where}: checkpoint in ${result.files.checkpoint}; ` +
+            `continue with the same flags and --resume`,
         );
         return;
       }

@@ -30,6 +30,8 @@ export interface DataParallelOptions {
   workers: number;
   /** tfjs backend of every worker (default wasm, with the training kernels). */
   backend?: BackendName;
+  /** Run one worker inline on the calling thread (default true; false: a Deno Worker). */
+  inline?: boolean;
 }
 
 /** Sizes of `parts` contiguous slices of `n` items, as equal as possible, larger first. */
@@ -174,7 +176,7 @@ export class DataParallel {
     const n = Math.floor(opts.workers);
     if (!(n >= 1)) throw new RangeError(`workers must be >= 1, got ${opts.workers}`);
     const backend = opts.backend ?? "wasm";
-    if (n === 1) {
+    if (n === 1 && (opts.inline ?? true)) {
       await initTrainingBackend(backend);
       return new DataParallel(arch, [new InlineRunner(new TrainGraph(arch))]);
     }

@@ -400,6 +400,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     files,
   });
 
+  let lastYield = performance.now();
   try {
     dp.setParams(params);
     for (let epoch = epoch0; epoch < cfg.epochs; epoch++) {
@@ -453,6 +454,11 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
             meanAcc: m.clsAcc,
             samples: batch.count,
           });
+        }
+        // let signal handlers (Ctrl-C) run: an inline worker never yields otherwise
+        if (performance.now() - lastYield > 100) {
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          lastYield = performance.now();
         }
         if (opts.signal?.aborted) {
           await batches.return(undefined);
