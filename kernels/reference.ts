@@ -1209,6 +1209,38 @@ export function convPreluPoolF32(
 }
 
 /**
+ * {@linkcode convPreluF32} then a 1x1 convolution of its output (weights2
+ * [1, 1, oc, units], bias2, alpha2): what the kernel's fused last
+ * convolution + heads computes without writing the first output.
+ *
+ * @example
+ * ```ts
+ * const heads = convPreluThen1x1F32(x, 1, 16, 16, 16, w, b, a, 3, 3, 1, hw, hb, undefined);
+ * ```
+ */
+export function convPreluThen1x1F32(
+  x: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  weight: Float32Array,
+  bias: Float32Array,
+  alpha: Float32Array | undefined,
+  kh: number,
+  kw: number,
+  stride: number,
+  weight2: Float32Array,
+  bias2: Float32Array,
+  alpha2: Float32Array | undefined,
+): Float32Array {
+  const y = convPreluF32(x, n, h, w, c, weight, bias, alpha, kh, kw, stride);
+  const oh = Math.floor((h - kh) / stride) + 1;
+  const ow = Math.floor((w - kw) / stride) + 1;
+  return convPreluF32(y, n, oh, ow, bias.length, weight2, bias2, alpha2, 1, 1, 1);
+}
+
+/**
  * PReLU of `x` (pixels of c = alpha.length channels) in float32.
  *
  * @example

@@ -274,6 +274,34 @@ Deno.test("convPreluPoolF32 kernel matches the twin (ceil and floor, 2/2 and 3/2
   }
 });
 
+Deno.test("convPreluThen1x1F32 kernel matches the twin (chunks of rows across images and within one)", () => {
+  const rng = new Rng(SEED + 6);
+  // [n, h, w, c, oc, k, units]: 200x150x16 outputs take several chunks of rows
+  for (
+    const [n, h, w, c, oc, k, units] of [[3, 13, 17, 7, 29, 3, 6], [1, 200, 150, 5, 16, 3, 16], [
+      2,
+      12,
+      12,
+      16,
+      32,
+      3,
+      6,
+    ]]
+  ) {
+    const x = randomF32(rng, n * h * w * c);
+    const wt = randomF32(rng, k * k * c * oc);
+    const b = randomF32(rng, oc);
+    const a = randomF32(rng, oc, -0.5, 0.5);
+    const w2 = randomF32(rng, oc * units);
+    const b2 = randomF32(rng, units);
+    const want = R.convPreluThen1x1F32(x, n, h, w, c, wt, b, a, k, k, 1, w2, b2, undefined);
+    for (const kern of VARIANTS) {
+      const got = kern.convPreluThen1x1F32(x, n, h, w, c, wt, b, a, k, k, 1, w2, b2, undefined);
+      assertParity(kern, got, want, `${kern.variant} ${[n, h, w, c, oc, k, units]}`);
+    }
+  }
+});
+
 Deno.test("depthwisePreluF32 kernel matches the twin on odd channel counts", () => {
   const rng = new Rng(SEED + 2);
   for (
@@ -376,6 +404,26 @@ Deno.test("engine kernels and twins reject bad shapes with the same one-line Ran
     ["multiple of 4", (m) => m.preluF32(new Float32Array(7), new Float32Array(4))],
     ["mean and scale", (m) => m.normalizePixels(new Uint8Array(6), 3, [1, 2], [1, 2, 3], false)],
     ["units", (m) => m.splitHeads(new Float32Array(12), 12 as 6)],
+    [
+      "weight.length 7 != 4*6",
+      (m) =>
+        m.convPreluThen1x1F32(
+          x,
+          2,
+          5,
+          5,
+          3,
+          w,
+          b,
+          undefined,
+          3,
+          3,
+          1,
+          new Float32Array(7),
+          new Float32Array(6),
+          undefined,
+        ),
+    ],
   ];
   for (const [includes, call] of cases) {
     const twin = assertThrows(() => call(R), RangeError, includes);
@@ -484,7 +532,7 @@ Deno.test("engine RNet and ONet with odd channel counts match tfjs within 1e-4 o
   }
 });
 
-Deno.test("engine runs depthwise, ReLU, stand-alone PReLU and BGR input with its own normalisation as tfjs does", async () => {
+Deno.test("engine runs depthwise, ReLU, stand-alone PReLU, BGR input and heads after a pool as tfjs does", async () => {
   const arch: NetArch = {
     name: "odd",
     input: {
@@ -520,6 +568,31 @@ Deno.test("engine runs depthwise, ReLU, stand-alone PReLU and BGR input with its
     const engine = await createEngine(data, { relaxedSimd });
     const d = compare(engine, data, 5, 16, 16, rng);
     assert(d <= 1e-4, `${engine.variant}: ${d}`);
+  }
+  // fully convolutional nets whose trunk ends in a pool or a depthwise convolution
+  // (the heads then run on their own, not fused into the last convolution)
+  for (
+    const tail of [[{ kind: "maxpool", size: 3, stride: 2, rounding: "ceil" }], [
+      { kind: "depthwise", name: "dw2", kh: 2, kw: 2, stride: 1, padding: "valid" },
+      { kind: "prelu", name: "p3" },
+    ]] as NetArch["layers"][]
+  ) {
+    const spatial: NetArch = {
+      name: "spatial",
+      input: { ...arch.input, size: 20 },
+      layers: [...arch.layers.slice(0, 7), ...tail, ...arch.layers.slice(10)],
+    };
+    const sdata = randomNetData(spatial, SEED);
+    for (const [name, v] of Object.entries(sdata.params)) {
+      if (!name.endsWith(".weight")) v.set(randomF32(rng, v.length, -0.5, 0.5));
+    }
+    for (const relaxedSimd of ENGINE_VARIANTS) {
+      const engine = await createEngine(sdata, { relaxedSimd });
+      for (const [n, h, w] of [[2, 31, 23], [1, 20, 20]]) {
+        const d = compare(engine, sdata, n, h, w, rng);
+        assert(d <= 1e-4, `${tail[0].kind} ${engine.variant} ${n}x${h}x${w}: ${d}`);
+      }
+    }
   }
 });
 

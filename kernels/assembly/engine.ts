@@ -718,6 +718,58 @@ export function convPreluPool(
 }
 
 // ---------------------------------------------------------------------------
+// Convolution followed by a 1x1 convolution (the heads of a spatial net)
+
+/** Bytes of convolution output {@link convPreluThen1x1} keeps at once (a share of L2). */
+const THEN_CHUNK: usize = 128 << 10;
+
+/** Rows of convolution output per chunk of {@link convPreluThen1x1}. */
+function rowsPerChunk(rowBytes: usize): i32 {
+  return max(1, <i32> (THEN_CHUNK / rowBytes));
+}
+
+/** Bytes of scratch {@link convPreluThen1x1} needs. */
+export function thenScratchBytes(w: i32, kw: i32, stride: i32, oc: i32): usize {
+  const rowBytes = <usize> ((w - kw) / stride + 1) * oc * 4;
+  return <usize> rowsPerChunk(rowBytes) * rowBytes;
+}
+
+/**
+ * convPrelu (oc outputs, weights at `packed`) then a 1x1 convolution of its
+ * output (units outputs, weights at `packed2`, e.g. the heads), without
+ * writing the first one's output: it goes a chunk of rows at a time through
+ * scratch, straight into the second. dst receives the second's output.
+ */
+export function convPreluThen1x1(
+  src: usize,
+  n: i32,
+  h: i32,
+  w: i32,
+  c: i32,
+  kh: i32,
+  kw: i32,
+  stride: i32,
+  packed: usize,
+  oc: i32,
+  packed2: usize,
+  units: i32,
+  scratch: usize,
+  dst: usize,
+): void {
+  const oh = (h - kh) / stride + 1;
+  const ow = (w - kw) / stride + 1;
+  const rowBytes = <usize> ow * oc << 2;
+  const chunk = rowsPerChunk(rowBytes);
+  const total = n * oh;
+  const outRow = <usize> ow * units << 2;
+  for (let r = 0; r < total; r += chunk) {
+    const rows = min(chunk, total - r);
+    convRows(src, h, w, c, kh, kw, stride, packed, oc, r, rows, scratch);
+    convRows(scratch, rows, ow, oc, 1, 1, 1, packed2, units, 0, rows, dst + <usize> r * outRow);
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Depthwise convolution, stand-alone PReLU
 
 /**

@@ -16,7 +16,9 @@
  * after a convolution is fused into it (the convolution rows go through a
  * small ring); flatten is free (NHWC is HWC order); a dense layer is a
  * convolution over its flat input; the heads are one 1×1 convolution with
- * every head's outputs side by side, then a split with the 2-way softmax.
+ * every head's outputs side by side (in a fully convolutional net fused into
+ * the last convolution, a chunk of rows at a time), then a split with the
+ * 2-way softmax.
  *
  * Two builds, plain SIMD and relaxed SIMD (fused multiply-add), chosen when
  * the engine is created (relaxed when the runtime validates it).
@@ -116,6 +118,8 @@ interface EngineExports {
   convPoolScratchBytes(...args: number[]): number;
   convPrelu(...args: number[]): void;
   convPreluPool(...args: number[]): void;
+  convPreluThen1x1(...args: number[]): void;
+  thenScratchBytes(w: number, kw: number, stride: number, oc: number): number;
   depthwisePrelu(...args: number[]): void;
   maxPool(...args: number[]): void;
   preluInPlace(buf: number, pixels: number, c: number, alpha: number): void;
@@ -638,10 +642,25 @@ export async function createEngine(data: NetData, options: EngineOptions = {}): 
         oc = sh * sw * sc;
       }
       pending.push({ step, h: sh, w: sw, c: sc, oh, ow, oc });
-      if (!(step.kind === "conv" && step.heads)) maxAct = Math.max(maxAct, oh * ow * oc);
       sh = oh;
       sw = ow;
       sc = oc;
+    }
+    // a spatial net's last convolution runs straight into the heads, a chunk of rows at a time
+    const last = pending[pending.length - 2];
+    const intoHeads = spatial && last?.step.kind === "conv" && !last.step.pool && !last.step.dense
+      ? last
+      : undefined;
+    if (intoHeads) {
+      const st = intoHeads.step as Step & { kind: "conv" };
+      scratchBytes = Math.max(
+        scratchBytes,
+        k.thenScratchBytes(intoHeads.w, st.kw, st.stride, st.oc),
+      );
+    }
+    for (const p of pending) {
+      const skip = (p.step.kind === "conv" && p.step.heads) || p === intoHeads;
+      if (!skip) maxAct = Math.max(maxAct, p.oh * p.ow * p.oc);
     }
     const ping = layout.take(4 * capacity * maxAct);
     const pong = layout.take(4 * capacity * maxAct);
@@ -663,6 +682,32 @@ export async function createEngine(data: NetData, options: EngineOptions = {}): 
       switch (step.kind) {
         case "conv": {
           const flat = step.dense || (step.heads && !spatial);
+          if (step.heads && intoHeads) continue; // already run with the last convolution
+          if (p === intoHeads) {
+            const hs = pending[pending.length - 1].step as Step & { kind: "conv" };
+            ops.push({
+              name: `${step.name}+heads`,
+              flops: 2 * px * (step.kh * step.kw * p.c * step.oc + step.oc * hs.oc),
+              run: (n) =>
+                k.convPreluThen1x1(
+                  from,
+                  n,
+                  p.h,
+                  p.w,
+                  p.c,
+                  step.kh,
+                  step.kw,
+                  step.stride,
+                  step.packed,
+                  step.oc,
+                  hs.packed,
+                  hs.oc,
+                  scratch,
+                  heads,
+                ),
+            });
+            continue;
+          }
           if (flat) {
             const kin = p.h * p.w * p.c;
             ops.push({
@@ -924,6 +969,22 @@ export interface EngineKernels {
     poolStride: number,
     rounding: "ceil" | "floor",
   ): Float32Array;
+  convPreluThen1x1F32(
+    x: Float32Array,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    weight: Float32Array,
+    bias: Float32Array,
+    alpha: Float32Array | undefined,
+    kh: number,
+    kw: number,
+    stride: number,
+    weight2: Float32Array,
+    bias2: Float32Array,
+    alpha2: Float32Array | undefined,
+  ): Float32Array;
   depthwisePreluF32(
     x: Float32Array,
     n: number,
@@ -1060,6 +1121,37 @@ export async function createEngineKernels(options: EngineOptions = {}): Promise<
         scratch,
         dst,
       );
+      return read(dst, count);
+    },
+    convPreluThen1x1F32(
+      x,
+      n,
+      h,
+      w,
+      c,
+      weight,
+      bias,
+      alpha,
+      kh,
+      kw,
+      stride,
+      weight2,
+      bias2,
+      alpha2,
+    ) {
+      // the twin is two convPreluF32 calls: same checks, same messages
+      const fn = "convPreluF32";
+      const { oh, ow } = checkEngineWindow(fn, x, n, h, w, c, kh, kw, stride);
+      const oc = checkEngineParams(fn, weight, bias, alpha, kh * kw * c);
+      const units = checkEngineParams(fn, weight2, bias2, alpha2, oc);
+      const packed = packConv(weight, bias, alpha, kh * kw * c);
+      const packed2 = packConv(weight2, bias2, alpha2, oc);
+      const count = n * oh * ow * units;
+      const [src, pk, pk2, dst, scratch] = place(fn, [x, packed, packed2], [
+        4 * count,
+        k.thenScratchBytes(w, kw, stride, oc),
+      ]);
+      k.convPreluThen1x1(src, n, h, w, c, kh, kw, stride, pk, oc, pk2, units, scratch, dst);
       return read(dst, count);
     },
     depthwisePreluF32(x, n, h, w, c, weight, bias, alpha, kh, kw, stride) {
