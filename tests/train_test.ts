@@ -3,8 +3,15 @@ import { Label, ShardWriter } from "../src/data/shards.ts";
 import { onetArch, pnetArch, rnetArch } from "../src/nets/arch.ts";
 import { createNet, forward, randomNetData } from "../src/nets/net.ts";
 import { decodeWeights } from "../src/nets/weights_io.ts";
-import { augmentBatch, jitterPixels } from "../src/train/augment.ts";
-import { packParams, paramLayout, TrainGraph } from "../src/train/backprop.ts";
+import {
+  augmentBatch,
+  augmentTargets,
+  augmentToInput,
+  jitterPixels,
+  planAugment,
+  slicePlan,
+} from "../src/train/augment.ts";
+import { normalizeInput, packParams, paramLayout, TrainGraph } from "../src/train/backprop.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
 import { computeLoss, lossTf, resolveLossConfig, tfTargets } from "../src/train/losses.ts";
 import { Adam, defaultMilestones, lrAt } from "../src/train/optimizer.ts";
@@ -228,6 +235,21 @@ Deno.test("augmentBatch() jitter is seeded, keeps labels and targets, stays in 0
   assertEquals(Array.from(px), [0, 82, 255]);
 });
 
+Deno.test("augmentToInput() gives normalizeInput() of augmentBatch() exactly (RGB and BGR nets), for any slice", () => {
+  const b = toyBatch(24, 8);
+  const cfg = { flip: true, brightness: 0.2, contrast: 0.3 };
+  for (const order of ["RGB", "BGR"] as const) {
+    const input = { ...pnetArch().input, channelOrder: order, mean: [120, 127.5, 130] };
+    const want = normalizeInput(input, augmentBatch(b, cfg, 17).pixels, 24);
+    const plan = planAugment(24, cfg, 17);
+    assertEquals(augmentToInput(b.pixels, input, plan), want);
+    // a worker's slice: samples 10..23 with their own draws
+    const sb = SIZE * SIZE * 3;
+    const part = augmentToInput(b.pixels.subarray(10 * sb), input, slicePlan(plan, 10, 14));
+    assertEquals(part, want.subarray(10 * sb));
+  }
+});
+
 // ---------------------------------------------------------------------------
 // Optimizer
 
@@ -339,19 +361,22 @@ Deno.test("splitCounts() cuts a batch into near-equal contiguous slices", () => 
   assertEquals(splitCounts(1, 2), [1, 0]);
 });
 
-Deno.test("DataParallel with 2 workers gives the weights of 1 worker (a few Adam steps, within 1e-5)", async () => {
+Deno.test("DataParallel on 2 and 3 workers gives the weights of 1 worker (augmenting Adam steps, within 1e-5)", async () => {
   const arch = pnetArch();
   const cfg = resolveLossConfig("pnet");
   const results: Float32Array[] = [];
-  for (const workers of [1, 2]) {
-    const dp = await DataParallel.create(arch, { workers });
+  const setups = [{ workers: 1 }, { workers: 2 }, { workers: 3, inline: false }];
+  for (const setup of setups) {
+    const dp = await DataParallel.create(arch, setup);
     const params = packParams(arch, randomNetData(arch, 4).params);
     const adam = new Adam(params.length);
     try {
       for (let step = 0; step < 4; step++) {
         const b = randomBatch(arch, 101, 10 + step); // odd size: unequal slices
+        const plan = planAugment(101, { flip: true, brightness: 0.1, contrast: 0.2 }, step);
+        const t = augmentTargets({ ...b, count: 101, size: SIZE, channels: 3 }, plan);
         dp.setParams(params);
-        const r = computeLoss(await dp.forward(b.pixels, 101, true), b, cfg);
+        const r = computeLoss(await dp.forward(b.pixels, 101, true, plan), t, cfg);
         adam.step(params, await dp.backward(r), 1e-3);
       }
     } finally {
@@ -359,8 +384,10 @@ Deno.test("DataParallel with 2 workers gives the weights of 1 worker (a few Adam
     }
     results.push(params);
   }
-  const d = maxAbsDiff(results[0], results[1]);
-  assert(d < 1e-5, `max |diff| ${d}`);
+  for (const k of [1, 2]) {
+    const d = maxAbsDiff(results[0], results[k]);
+    assert(d < 1e-5, `${JSON.stringify(setups[k])}: max |diff| ${d}`);
+  }
 });
 
 // ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@
  * ```
  */
 import type { Batch } from "../data/shards.ts";
+import type { InputSpec } from "../nets/arch.ts";
 import { Rng } from "../util/random.ts";
 import { flipLandmarks, flipOffsets, flipSamplesHorizontal } from "../sampling/landmarks.ts";
 
@@ -72,32 +73,147 @@ export function jitterPixels(px: Uint8Array, c: number, b: number): void {
   }
 }
 
+/** Per-sample augmentation draws for a batch (see {@linkcode planAugment}). */
+export interface AugmentPlan {
+  /** 1 where the sample is mirrored. */
+  flip: Uint8Array;
+  /** Contrast factor and brightness shift (0..255 levels) per sample. */
+  contrast: Float64Array;
+  brightness: Float64Array;
+  /** Whether jitter applies at all (contrast or brightness range > 0). */
+  jitter: boolean;
+}
+
 /**
- * A new batch with every sample augmented (the input is left as it is).
- * Sample `i` draws from `Rng.derive(seed, i)`: flip, contrast, brightness, in that order.
+ * The draws of every sample: sample `i` draws from `Rng.derive(seed, i)` a
+ * flip, a contrast factor and a brightness shift, in that order.
  */
-export function augmentBatch(batch: Batch, cfg: AugmentConfig, seed: number): Batch {
-  const { count, size, channels } = batch;
-  const sb = size * size * channels;
-  const out: Batch = {
-    ...batch,
-    pixels: batch.pixels.slice(0, count * sb),
-    boxes: batch.boxes.slice(0, count * 4),
-    landmarks: batch.landmarks.slice(0, count * 10),
-    labels: batch.labels.slice(0, count),
+export function planAugment(count: number, cfg: AugmentConfig, seed: number): AugmentPlan {
+  const plan: AugmentPlan = {
+    flip: new Uint8Array(count),
+    contrast: new Float64Array(count),
+    brightness: new Float64Array(count),
+    jitter: cfg.contrast > 0 || cfg.brightness > 0,
   };
   for (let i = 0; i < count; i++) {
     const rng = Rng.derive(seed, i);
     const flip = rng.next() < 0.5;
-    const c = 1 + rng.uniform(-cfg.contrast, cfg.contrast);
-    const b = rng.uniform(-cfg.brightness, cfg.brightness) * 255;
-    const px = out.pixels.subarray(i * sb, (i + 1) * sb);
-    if (cfg.flip && flip) {
-      flipSamplesHorizontal(px, size, channels, 1);
-      out.boxes.set(flipOffsets(out.boxes.subarray(4 * i, 4 * i + 4), size), 4 * i);
-      out.landmarks.set(flipLandmarks(out.landmarks.subarray(10 * i, 10 * i + 10)), 10 * i);
+    plan.flip[i] = cfg.flip && flip ? 1 : 0;
+    plan.contrast[i] = 1 + rng.uniform(-cfg.contrast, cfg.contrast);
+    plan.brightness[i] = rng.uniform(-cfg.brightness, cfg.brightness) * 255;
+  }
+  return plan;
+}
+
+/** The plan of samples `[start, start + count)`. */
+export function slicePlan(plan: AugmentPlan, start: number, count: number): AugmentPlan {
+  return {
+    flip: plan.flip.subarray(start, start + count),
+    contrast: plan.contrast.subarray(start, start + count),
+    brightness: plan.brightness.subarray(start, start + count),
+    jitter: plan.jitter,
+  };
+}
+
+/**
+ * The batch with the plan's flips applied to its targets only (box offsets,
+ * landmarks); the pixels are shared with the input, not augmented.
+ */
+export function augmentTargets(batch: Batch, plan: AugmentPlan): Batch {
+  const n = batch.count;
+  const out: Batch = {
+    ...batch,
+    boxes: batch.boxes.slice(0, n * 4),
+    landmarks: batch.landmarks.slice(0, n * 10),
+    labels: batch.labels.slice(0, n),
+  };
+  for (let i = 0; i < n; i++) {
+    if (!plan.flip[i]) continue;
+    out.boxes.set(flipOffsets(out.boxes.subarray(4 * i, 4 * i + 4), batch.size), 4 * i);
+    out.landmarks.set(flipLandmarks(out.landmarks.subarray(10 * i, 10 * i + 10)), 10 * i);
+  }
+  return out;
+}
+
+/** Applies the plan's flips and jitter to `count` samples of pixels, in place. */
+export function augmentPixels(
+  pixels: Uint8Array,
+  size: number,
+  channels: number,
+  plan: AugmentPlan,
+): void {
+  const sb = size * size * channels;
+  for (let i = 0; i < plan.flip.length; i++) {
+    const px = pixels.subarray(i * sb, (i + 1) * sb);
+    if (plan.flip[i]) flipSamplesHorizontal(px, size, channels, 1);
+    if (plan.jitter) jitterPixels(px, plan.contrast[i], plan.brightness[i]);
+  }
+}
+
+/**
+ * A new batch with every sample augmented (the input is left as it is):
+ * {@linkcode planAugment}, then the flips on targets and pixels, then the jitter.
+ */
+export function augmentBatch(batch: Batch, cfg: AugmentConfig, seed: number): Batch {
+  const plan = planAugment(batch.count, cfg, seed);
+  const out = augmentTargets(batch, plan);
+  out.pixels = batch.pixels.slice(0, batch.count * batch.size * batch.size * batch.channels);
+  augmentPixels(out.pixels, batch.size, batch.channels, plan);
+  return out;
+}
+
+/**
+ * The net's normalised float input of `plan.flip.length` samples, augmented
+ * by the plan on the way, in one pass per sample: the same values as
+ * `normalizeInput` of {@linkcode augmentPixels}' result, without the copy.
+ * Workers call it on their slice of a batch.
+ */
+export function augmentToInput(
+  pixels: Uint8Array,
+  input: InputSpec,
+  plan: AugmentPlan,
+): Float32Array {
+  const size = input.size;
+  const c = input.channels;
+  const count = plan.flip.length;
+  const sb = size * size * c;
+  if (pixels.length < count * sb) {
+    throw new RangeError(`augmentToInput: ${pixels.length} bytes for ${count} samples of ${sb}`);
+  }
+  const out = new Float32Array(count * sb);
+  const bgr = input.channelOrder === "BGR";
+  const { mean, scale } = input;
+  // level v of channel k → normalised value, for the exact arithmetic of normalizeInput
+  const lut = new Float32Array(256 * c);
+  for (let k = 0; k < c; k++) {
+    for (let v = 0; v < 256; v++) lut[k * 256 + v] = (v - mean[k]) * scale[k];
+  }
+  const level = new Uint8Array(256);
+  for (let i = 0; i < count; i++) {
+    const base = i * sb;
+    // the jitter as a table over the 256 levels: the same rounding and clamping as jitterPixels
+    if (plan.jitter) {
+      let sum = 0;
+      for (let j = 0; j < sb; j++) sum += pixels[base + j];
+      const m = sum / sb;
+      const ct = plan.contrast[i];
+      const b = plan.brightness[i];
+      for (let v = 0; v < 256; v++) {
+        const r = Math.round((v - m) * ct + m + b);
+        level[v] = r < 0 ? 0 : r > 255 ? 255 : r;
+      }
+    } else for (let v = 0; v < 256; v++) level[v] = v;
+    const flip = plan.flip[i] === 1;
+    for (let y = 0; y < size; y++) {
+      const row = base + y * size * c;
+      for (let x = 0; x < size; x++) {
+        const src = row + (flip ? size - 1 - x : x) * c;
+        const dst = row + x * c;
+        for (let k = 0; k < c; k++) {
+          out[dst + k] = lut[k * 256 + level[pixels[src + (bgr ? c - 1 - k : k)]]];
+        }
+      }
     }
-    if (cfg.contrast > 0 || cfg.brightness > 0) jitterPixels(px, c, b);
   }
   return out;
 }

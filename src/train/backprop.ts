@@ -212,18 +212,25 @@ export class TrainGraph {
   }
 
   /**
-   * Forward pass over `count` samples of 0..255 pixels. With `keep` the
-   * activations stay for {@linkcode TrainGraph.backward}; without, the
-   * inference path (`forward` of src/nets, fused kernels) runs.
+   * Forward pass over `count` samples: 0..255 pixels (Uint8Array, NHWC), or
+   * the net's normalised input (Float32Array, see {@linkcode normalizeInput}).
+   * With `keep` the activations stay for {@linkcode TrainGraph.backward};
+   * without, the inference path (`forward` of src/nets, fused kernels) runs.
    */
-  forward(pixels: Uint8Array, count: number, keep = false): BatchOutputs {
+  forward(pixels: Uint8Array | Float32Array, count: number, keep = false): BatchOutputs {
     if (!this.#headW) throw new RangeError(`TrainGraph.forward: call setParams first`);
     this.releaseActivations();
     const s = this.arch.input.size;
-    const x = tf.tensor4d(
-      normalizeInput(this.arch.input, pixels, count),
-      [count, s, s, this.arch.input.channels],
-    );
+    const c = this.arch.input.channels;
+    const input = pixels instanceof Float32Array
+      ? pixels
+      : normalizeInput(this.arch.input, pixels, count);
+    if (input.length !== count * s * s * c) {
+      throw new RangeError(
+        `TrainGraph.forward(${this.arch.name}): ${input.length} input values for ${count} samples of ${s}x${s}x${c}`,
+      );
+    }
+    const x = tf.tensor4d(input, [count, s, s, c]);
     let out: tf.Tensor2D;
     if (!keep) {
       out = tf.tidy(() => {

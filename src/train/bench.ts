@@ -28,7 +28,7 @@ import type { NetArch } from "../nets/arch.ts";
 import { forward, randomNet, randomNetData } from "../nets/net.ts";
 import { Label } from "../data/shards.ts";
 import { Rng } from "../util/random.ts";
-import { augmentBatch, DEFAULT_AUGMENT } from "./augment.ts";
+import { augmentTargets, DEFAULT_AUGMENT, planAugment } from "./augment.ts";
 import { packParams } from "./backprop.ts";
 import { computeLoss, lossTf, resolveLossConfig, tfTargets } from "./losses.ts";
 import { Adam } from "./optimizer.ts";
@@ -209,9 +209,10 @@ export async function benchTrainer(
   let k = 0;
   try {
     const timing = await timeRounds(opts, async () => {
-      const batch = augmentBatch(b, DEFAULT_AUGMENT, k++);
+      const plan = planAugment(b.count, DEFAULT_AUGMENT, k++);
+      const batch = augmentTargets(b, plan);
       dp.setParams(params);
-      const r = computeLoss(await dp.forward(batch.pixels, batch.count, true), batch, cfg);
+      const r = computeLoss(await dp.forward(batch.pixels, batch.count, true, plan), batch, cfg);
       adam.step(params, await dp.backward(r), 1e-3);
     });
     return summarize(arch, "trainer", opts.workers, opts, timing);

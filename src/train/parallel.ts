@@ -8,7 +8,9 @@
  * workers' parameter gradients in worker order and applies the optimizer. The
  * result equals one worker's up to the order of floating-point sums.
  *
- * With one worker everything runs inline on the main thread (no Worker).
+ * The first slice runs inline on the calling thread (which also computes
+ * the loss and the update), the others on Deno Workers: `workers: 2` is the
+ * main thread plus one Worker.
  *
  * @example
  * ```ts
@@ -23,6 +25,7 @@ import type { NetArch } from "../nets/arch.ts";
 import type { BackendName } from "../nets/backend.ts";
 import { type BatchOutputs, type OutputGrads, paramLayout, TrainGraph } from "./backprop.ts";
 import { initTrainingBackend } from "./setup.ts";
+import { type AugmentPlan, augmentToInput, slicePlan } from "./augment.ts";
 
 /** Options of {@linkcode DataParallel.create}. */
 export interface DataParallelOptions {
@@ -30,7 +33,10 @@ export interface DataParallelOptions {
   workers: number;
   /** tfjs backend of every worker (default wasm, with the training kernels). */
   backend?: BackendName;
-  /** Run one worker inline on the calling thread (default true; false: a Deno Worker). */
+  /**
+   * Run the first worker inline on the calling thread and the others as Deno
+   * Workers (default true); false: every worker is a Deno Worker.
+   */
   inline?: boolean;
 }
 
@@ -44,7 +50,14 @@ export function splitCounts(n: number, parts: number): number[] {
 /** Messages to a training worker. */
 export type WorkerRequest =
   | { type: "init"; arch: NetArch; backend: BackendName }
-  | { type: "forward"; params?: Float32Array; pixels: Uint8Array; count: number; keep: boolean }
+  | {
+    type: "forward";
+    params?: Float32Array;
+    pixels: Uint8Array;
+    count: number;
+    keep: boolean;
+    plan?: AugmentPlan;
+  }
   | { type: "backward"; grads: OutputGrads }
   | { type: "close" };
 
@@ -54,6 +67,7 @@ interface Runner {
     pixels: Uint8Array,
     count: number,
     keep: boolean,
+    plan?: AugmentPlan,
   ): Promise<BatchOutputs>;
   backward(g: OutputGrads): Promise<Float32Array>;
   close(): void;
@@ -61,9 +75,15 @@ interface Runner {
 
 class InlineRunner implements Runner {
   constructor(readonly graph: TrainGraph) {}
-  forward(params: Float32Array | undefined, pixels: Uint8Array, count: number, keep: boolean) {
+  forward(
+    params: Float32Array | undefined,
+    pixels: Uint8Array,
+    count: number,
+    keep: boolean,
+    plan?: AugmentPlan,
+  ) {
     if (params) this.graph.setParams(params);
-    return Promise.resolve(this.graph.forward(pixels, count, keep));
+    return Promise.resolve(this.graph.forward(graphInput(this.graph, pixels, plan), count, keep));
   }
   backward(g: OutputGrads) {
     return Promise.resolve(this.graph.backward(g));
@@ -126,10 +146,17 @@ class WorkerRunner implements Runner {
     pixels: Uint8Array,
     count: number,
     keep: boolean,
+    plan?: AugmentPlan,
   ) {
     const px = pixels.slice();
+    const p = plan && {
+      flip: plan.flip.slice(),
+      contrast: plan.contrast.slice(),
+      brightness: plan.brightness.slice(),
+      jitter: plan.jitter,
+    };
     return await this.#call(
-      { type: "forward", params: params?.slice(), pixels: px, count, keep },
+      { type: "forward", params: params?.slice(), pixels: px, count, keep, plan: p },
       [px.buffer],
     ) as BatchOutputs;
   }
@@ -141,6 +168,25 @@ class WorkerRunner implements Runner {
   close() {
     this.#worker.terminate();
   }
+}
+
+/** A graph's input: the pixels augmented by `plan` and normalised, or just normalised. */
+export function graphInput(
+  graph: TrainGraph,
+  pixels: Uint8Array,
+  plan?: AugmentPlan,
+): Uint8Array | Float32Array {
+  return plan ? augmentToInput(pixels, graph.arch.input, plan) : pixels;
+}
+
+function offsets(counts: number[]): number[] {
+  const out: number[] = [];
+  let s = 0;
+  for (const c of counts) {
+    out.push(s);
+    s += c;
+  }
+  return out;
 }
 
 /** Slices of the outputs' rows `[start, start + count)`. */
@@ -176,14 +222,16 @@ export class DataParallel {
     const n = Math.floor(opts.workers);
     if (!(n >= 1)) throw new RangeError(`workers must be >= 1, got ${opts.workers}`);
     const backend = opts.backend ?? "wasm";
-    if (n === 1 && (opts.inline ?? true)) {
-      await initTrainingBackend(backend);
-      return new DataParallel(arch, [new InlineRunner(new TrainGraph(arch))]);
-    }
-    const runners = await Promise.all(
-      Array.from({ length: n }, () => WorkerRunner.start(arch, backend)),
+    const inline = opts.inline ?? true;
+    const workers = Promise.all(
+      Array.from({ length: inline ? n - 1 : n }, () => WorkerRunner.start(arch, backend)),
     );
-    return new DataParallel(arch, runners);
+    const local: Runner[] = [];
+    if (inline) {
+      await initTrainingBackend(backend);
+      local.push(new InlineRunner(new TrainGraph(arch)));
+    }
+    return new DataParallel(arch, [...local, ...(await workers)]);
   }
 
   /** Sets the parameters (flat); they reach the workers with their next forward pass. */
@@ -200,22 +248,39 @@ export class DataParallel {
   /**
    * Forward pass of `count` samples (pixels NHWC, 0..255) split over the
    * workers; with `keep` the workers keep their activations for
-   * {@linkcode DataParallel.backward}.
+   * {@linkcode DataParallel.backward}. With `plan` each worker augments its
+   * slice on the way in (src/train/augment.ts `augmentToInput`).
    */
-  async forward(pixels: Uint8Array, count: number, keep: boolean): Promise<BatchOutputs> {
+  async forward(
+    pixels: Uint8Array,
+    count: number,
+    keep: boolean,
+    plan?: AugmentPlan,
+  ): Promise<BatchOutputs> {
     if (!this.#params) throw new RangeError("DataParallel.forward: call setParams first");
     const sb = this.arch.input.size * this.arch.input.size * this.arch.input.channels;
     const counts = splitCounts(count, this.#runners.length);
     this.#slices = counts;
-    let start = 0;
-    const jobs = counts.map((c, w) => {
-      const s = start;
-      start += c;
-      if (c === 0) return Promise.resolve(undefined);
+    const starts = offsets(counts);
+    // workers first: an inline runner computes as soon as it is called
+    const jobs: Promise<BatchOutputs | undefined>[] = [];
+    for (let w = counts.length - 1; w >= 0; w--) {
+      const s = starts[w];
+      const c = counts[w];
+      if (c === 0) {
+        jobs[w] = Promise.resolve(undefined);
+        continue;
+      }
       const params = this.#sent[w] ? undefined : this.#params;
       this.#sent[w] = true;
-      return this.#runners[w].forward(params, pixels.subarray(s * sb, (s + c) * sb), c, keep);
-    });
+      jobs[w] = this.#runners[w].forward(
+        params,
+        pixels.subarray(s * sb, (s + c) * sb),
+        c,
+        keep,
+        plan && slicePlan(plan, s, c),
+      );
+    }
     const parts = await Promise.all(jobs);
     const out: BatchOutputs = {
       logits: new Float32Array(2 * count),
@@ -223,14 +288,11 @@ export class DataParallel {
     };
     const lm = parts.some((p) => p?.landmarks);
     if (lm) out.landmarks = new Float32Array(10 * count);
-    start = 0;
     parts.forEach((p, w) => {
-      if (p) {
-        out.logits.set(p.logits, 2 * start);
-        out.box.set(p.box, 4 * start);
-        if (lm) out.landmarks!.set(p.landmarks!, 10 * start);
-      }
-      start += counts[w];
+      if (!p) return;
+      out.logits.set(p.logits, 2 * starts[w]);
+      out.box.set(p.box, 4 * starts[w]);
+      if (lm) out.landmarks!.set(p.landmarks!, 10 * starts[w]);
     });
     return out;
   }
@@ -240,13 +302,14 @@ export class DataParallel {
    * whole batch; returns the sum of the workers' parameter gradients.
    */
   async backward(g: OutputGrads): Promise<Float32Array> {
-    let start = 0;
-    const jobs = this.#slices.map((c, w) => {
-      const s = start;
-      start += c;
-      if (c === 0) return Promise.resolve(undefined);
-      return this.#runners[w].backward(sliceGrads(g, s, c));
-    });
+    const starts = offsets(this.#slices);
+    const jobs: Promise<Float32Array | undefined>[] = [];
+    for (let w = this.#slices.length - 1; w >= 0; w--) {
+      const c = this.#slices[w];
+      jobs[w] = c === 0
+        ? Promise.resolve(undefined)
+        : this.#runners[w].backward(sliceGrads(g, starts[w], c));
+    }
     const parts = (await Promise.all(jobs)).filter((p): p is Float32Array => p !== undefined);
     const sum = parts[0];
     for (let k = 1; k < parts.length; k++) {

@@ -3,7 +3,7 @@
  * {@linkcode TrainGraph} on its own tfjs backend. Requests come one at a time
  * and are answered in order with `{ result }` or `{ error }` (one line).
  */
-import type { WorkerRequest } from "./parallel.ts";
+import { graphInput, type WorkerRequest } from "./parallel.ts";
 import { TrainGraph } from "./backprop.ts";
 import { initTrainingBackend } from "./setup.ts";
 
@@ -20,7 +20,7 @@ async function handle(msg: WorkerRequest): Promise<{ result: unknown; transfer?:
     case "forward": {
       if (!graph) throw new Error("training worker: not initialised");
       if (msg.params) graph.setParams(msg.params);
-      const out = graph.forward(msg.pixels, msg.count, msg.keep);
+      const out = graph.forward(graphInput(graph, msg.pixels, msg.plan), msg.count, msg.keep);
       const transfer = [out.logits.buffer, out.box.buffer];
       if (out.landmarks) transfer.push(out.landmarks.buffer);
       return { result: out, transfer: transfer as ArrayBuffer[] };

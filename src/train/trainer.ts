@@ -36,7 +36,7 @@ import { encodeWeights, loadNetData } from "../nets/weights_io.ts";
 import { epochPlan, openDatasets, readBatches } from "../data/shards.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../io/mod.ts";
 import { Rng } from "../util/random.ts";
-import { augmentBatch, type AugmentConfig, resolveAugment } from "./augment.ts";
+import { type AugmentConfig, augmentTargets, planAugment, resolveAugment } from "./augment.ts";
 import { packParams, unpackParams } from "./backprop.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { computeLoss, type LossConfig, resolveLossConfig } from "./losses.ts";
@@ -427,8 +427,14 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
           step++;
           continue;
         }
-        const batch = augmentBatch(it.value, cfg.augment, Rng.derive(augSeed, step).nextUint32());
-        const out = await dp.forward(batch.pixels, batch.count, true);
+        // the plan's flips apply to the targets here, to the pixels on the workers
+        const plan = planAugment(
+          it.value.count,
+          cfg.augment,
+          Rng.derive(augSeed, step).nextUint32(),
+        );
+        const batch = augmentTargets(it.value, plan);
+        const out = await dp.forward(batch.pixels, batch.count, true, plan);
         const r = computeLoss(out, batch, cfg.loss);
         if (!Number.isFinite(r.total)) {
           throw diverged(cfg, files, state, epoch, step, lr, `the loss is ${r.total}`);
