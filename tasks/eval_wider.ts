@@ -14,7 +14,13 @@
  * (Running the detector on WIDER_val/images first is `writeWiderPredictions` in
  * src/eval/wider_predict.ts, to be wired here with an `--images` flag once src/detect exists.)
  */
-import { type Task, UsageError } from "../src/cli/mod.ts";
+import { progress, type Task, UsageError } from "../src/cli/mod.ts";
+import { readAnnotations } from "../src/data/mod.ts";
+import { widerGroundTruthFromAnnotations } from "../src/eval/wider_text_gt.ts";
+import { predictWider } from "../src/eval/wider_predict.ts";
+import { resolveDetectorConfig } from "../src/detect/config.ts";
+import { resolveWeightPaths } from "../src/detect/load.ts";
+import { ensureOriginalWeights } from "../src/nets/original.ts";
 import {
   evaluateWider,
   readWiderGroundTruth,
@@ -65,7 +71,34 @@ const task: Task = {
       type: "string",
       meta: "DIR",
       default: "data/WIDER/eval_tools/ground_truth",
-      help: "folder with wider_face_val.mat and wider_{easy,medium,hard}_val.mat",
+      help:
+        "folder with wider_face_val.mat and wider_{easy,medium,hard}_val.mat, or a bbx_gt / private-format text file (settings by face size, see README)",
+    },
+    images: {
+      type: "string",
+      meta: "DIR",
+      help:
+        "first run the detector over these images (WIDER_val/images), writing --pred (resumable)",
+    },
+    weights: {
+      type: "string",
+      meta: "DIR|FILES",
+      help: "the cascade for --images [default: the original MTCNN]",
+    },
+    "min-face": {
+      type: "integer",
+      default: 20,
+      help: "the detector's smallest face, for --images",
+    },
+    thresholds: {
+      type: "list",
+      default: ["0.6", "0.7", "0.7"],
+      help: "the detector's thresholds, for --images",
+    },
+    workers: {
+      type: "integer",
+      default: navigator.hardwareConcurrency,
+      help: "detector workers, for --images",
     },
     pred: {
       type: "string",
@@ -94,7 +127,37 @@ const task: Task = {
       throw new UsageError(`eval:wider: --plot must end in .png or .jpg, or be "none"`);
     }
     const name = (flags.name as string | undefined) ?? pred.slice(pred.lastIndexOf("/") + 1);
-    const gt = await readWiderGroundTruth(gtDir);
+    const gt = /\.txt$/i.test(gtDir)
+      ? widerGroundTruthFromAnnotations(await readAnnotations(gtDir))
+      : await readWiderGroundTruth(gtDir);
+    if (flags.images !== undefined) {
+      const thresholds = (flags.thresholds as string[]).map(Number) as [number, number, number];
+      const config = { minFaceSize: flags["min-face"] as number, thresholds };
+      resolveDetectorConfig(config);
+      const weights = (flags.weights as string | undefined) ?? await ensureOriginalWeights();
+      await resolveWeightPaths(weights);
+      const bar = progress("detect", gt.images.length, "img");
+      const r = await predictWider({
+        images: gt.images,
+        imagesDir: flags.images as string,
+        outDir: pred,
+        weights,
+        config,
+        workers: Math.max(1, flags.workers as number),
+        onImage: () => bar.tick(),
+      });
+      bar.done();
+      console.log(
+        `${pred}: predictions for ${r.written} images written, ${r.skipped} already there`,
+      );
+      if (r.failed.length) {
+        console.error(
+          `warning: ${r.failed.length} unreadable image(s), written as no detections: ${
+            r.failed.slice(0, 3).join("; ")
+          }`,
+        );
+      }
+    }
     const set = await readWiderPredictions(pred, gt.images, { lenient: flags.lenient === true });
     if (set.missing.length) {
       console.error(

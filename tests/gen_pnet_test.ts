@@ -133,7 +133,7 @@ Deno.test("generatePnetDataset() writes the same bytes inline, with 1 and with 2
       workers,
       shardBytes: 20_000,
     });
-    assertEquals(s.failed, 0);
+    assertEquals([s.failed, s.images], [0, images.length]);
     outs.push(await filesOf(out));
   }
   assertEquals(outs[1], outs[0]);

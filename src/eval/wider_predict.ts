@@ -80,3 +80,57 @@ export async function writeWiderPredictions(
   }
   return { written, skipped };
 }
+
+/** Options of {@linkcode predictWider}. */
+export interface PredictWiderOptions {
+  /** Image paths `<event>/<file>.jpg`, relative to `imagesDir`. */
+  images: readonly string[];
+  imagesDir: string;
+  outDir: string;
+  /** The cascade's weights (default: the imported original MTCNN). */
+  weights?: import("../detect/mod.ts").WeightsSpec;
+  config?: import("../detect/mod.ts").DetectorConfigInput;
+  /** Deno Workers running the detector, one wasm backend each (default 1). */
+  workers?: number;
+  /** Called after each image. */
+  onImage?: (done: number, total: number) => void;
+}
+
+/**
+ * Runs the detector over the images on workers and writes predictions in the
+ * official layout; images whose file exists are skipped (resumable). An
+ * unreadable image is counted and written as no detections.
+ */
+export async function predictWider(
+  opts: PredictWiderOptions,
+): Promise<{ written: number; skipped: number; failed: string[] }> {
+  const { orderedMap } = await import("../util/pool.ts");
+  const { toScoredBox } = await import("../detect/boxes.ts");
+  const todo: string[] = [];
+  for (const p of opts.images) {
+    if (!(await exists(widerPredictionPath(opts.outDir, p)))) todo.push(p);
+  }
+  const skipped = opts.images.length - todo.length;
+  const failed: string[] = [];
+  let done = skipped;
+  const results = orderedMap<{ path: string }, import("../detect/mod.ts").DetectedFace[], unknown>(
+    todo.map((p) => ({ path: `${opts.imagesDir}/${p}` })),
+    {
+      workerUrl: new URL("../detect/worker_main.ts", import.meta.url),
+      init: { weights: opts.weights, config: opts.config ?? {} },
+      workers: opts.workers ?? 1,
+    },
+  );
+  for await (const r of results) {
+    const path = todo[r.index];
+    if (r.error !== undefined) failed.push(`${path}: ${r.error}`);
+    const name = path.slice(path.lastIndexOf("/") + 1).replace(/\.[^.]*$/, "");
+    await writeTextFileAtomic(
+      widerPredictionPath(opts.outDir, path),
+      formatWiderPrediction(name, (r.result ?? []).map(toScoredBox)),
+    );
+    done++;
+    opts.onImage?.(done, opts.images.length);
+  }
+  return { written: todo.length, skipped, failed };
+}

@@ -129,8 +129,6 @@ export async function measureGenPnet(opts: {
   const images = await benchImages(opts.root, opts.images);
   const cpu0 = cpuSeconds();
   const t0 = performance.now();
-  // Counted here: generatePnetDataset's own `images` stays 0 without an onImage callback
-  // (its `onImage?.(++done, ...)` skips the increment when there is no callback).
   let done = 0;
   const summary = await generatePnetDataset({
     onImage: (n) => (done = n),

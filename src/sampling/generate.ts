@@ -175,7 +175,8 @@ async function generateDataset(
       }
     }
     await writer.commit(1);
-    opts.onImage?.(++done, opts.images.length - start);
+    done++;
+    opts.onImage?.(done, opts.images.length - start);
   }
   const manifest = await writer.close(true);
   return {

@@ -56,13 +56,18 @@ export async function* orderedMap<J, R, I>(
   let nextOut = 0;
   let exhausted = false;
 
-  for (let w = 0; w < n; w++) {
+  // Workers start one after another: the next is created when the previous
+  // says "ready". Deno type-checks a worker module when it starts under
+  // `deno test`, and two workers checking at once were seen to hang.
+  const spawn = (w: number) => {
     const worker = new Worker(opts.workerUrl, { type: "module" });
     worker.onmessage = (e: MessageEvent) => {
       if (e.data?.type === "ready") {
         ready[w] = true;
         worker.postMessage({ type: "init", init: opts.init });
+        if (w + 1 < n) spawn(w + 1);
         feed();
+        wake?.();
         return;
       }
       const { id, result, error } = e.data;
@@ -76,9 +81,9 @@ export async function* orderedMap<J, R, I>(
       wake?.();
     };
     workers.push(worker);
-  }
+  };
   const feed = () => {
-    for (let w = 0; w < n && !exhausted; w++) {
+    for (let w = 0; w < workers.length && !exhausted; w++) {
       while (ready[w] && inflight[w] < depth && !exhausted) {
         const it = iterator.next();
         if (it.done) {
@@ -91,7 +96,7 @@ export async function* orderedMap<J, R, I>(
     }
   };
   try {
-    feed();
+    spawn(0);
     while (!exhausted || nextOut < nextId) {
       if (failure) throw failure;
       const r = done.get(nextOut);
