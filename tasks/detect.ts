@@ -15,6 +15,8 @@ import {
   drawFaces,
   formatFace,
   loadDetector,
+  DETECTOR_ENGINES,
+  type DetectorEngine,
   RESIZE_MODES,
   type ResizeMode,
   type Stage,
@@ -68,10 +70,16 @@ const task: Task = {
       meta: "PNG|DIR",
       help: "draw boxes, landmarks and scores: to this .png/.jpg (one image) or into this folder",
     },
+    engine: {
+      type: "string",
+      choices: DETECTOR_ENGINES,
+      help: "where the nets run: as (AssemblyScript engine) or tfjs",
+      default: DEFAULT_DETECTOR_CONFIG.engine,
+    },
     backend: {
       type: "string",
       choices: ["wasm", "cpu"],
-      help: "tfjs backend",
+      help: "tfjs backend (with --engine tfjs)",
       default: "wasm",
     },
   },
@@ -96,8 +104,10 @@ const task: Task = {
       );
     }
 
-    await initBackend(flags.backend as BackendName);
+    const engine = flags.engine as DetectorEngine;
+    if (engine === "tfjs") await initBackend(flags.backend as BackendName);
     const config = {
+      engine,
       minFaceSize: flags["min-face"] as number,
       thresholds: thresholds as [number, number, number],
       stage: flags.stage as Stage,

@@ -60,7 +60,7 @@ const IMG = await photo();
 const SCALES = pyramidScales(640, 480, 20, 0.709);
 const LEVELS = SCALES.map((s) => [Math.ceil(640 * s), Math.ceil(480 * s)] as const);
 
-const original = await loadDetector();
+const original = await loadDetector(undefined, { engine: "tfjs" });
 const areaDet = original;
 const bilinearDet = createDetector(original.nets, { resize: "bilinear" });
 

@@ -5,13 +5,13 @@
  * {@linkcode detectFacesBatch} is the whole pipeline in one function; the box
  * arithmetic lives in ./boxes.ts.
  *
- * Nets run on the current tfjs backend (call `initBackend` first); every
- * tensor made here is freed before returning.
+ * Each stage runs either on the AssemblyScript engine (src/deploy, an
+ * {@linkcode Engine} per net: no tfjs needed) or on tfjs (a {@linkcode Net};
+ * call `initBackend` first; every tensor made here is freed before returning).
  *
  * @example
  * ```ts
- * await initBackend("wasm");
- * const detector = await loadDetector();            // the original weights
+ * const detector = await loadDetector();            // the original weights, AS engine
  * for (const f of detectFaces(detector, await readImage("group.jpg"))) {
  *   console.log(f.box, f.score, f.landmarks);
  * }
@@ -20,7 +20,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { cropResizeU8ToF32, resizeBilinearU8 } from "../../kernels/mod.ts";
 import type { RgbImage } from "../image/types.ts";
-import { forward, type Net, outputSize, planArch, receptiveField } from "../nets/mod.ts";
+import { forward, type Net, type NetData, outputSize, planArch, receptiveField } from "../nets/mod.ts";
+import { createEngine, type Engine, type EngineOptions } from "../deploy/engine.ts";
 import {
   type BoxList,
   calibrateBoxes,
@@ -47,11 +48,23 @@ import {
 } from "./config.ts";
 import { cropResizeAreaU8ToF32, resizeAreaU8 } from "./resample.ts";
 
-/** The nets of a cascade; RNet and ONet are needed only when the config's stage reaches them. */
+/** A stage's net: tfjs tensors ({@linkcode Net}) or compiled for the AS engine ({@linkcode Engine}). */
+export type StageNet = Net | Engine;
+
+/** True when `net` runs on the AssemblyScript engine. */
+export function isEngine(net: StageNet): net is Engine {
+  return typeof (net as Engine).runNormalized === "function";
+}
+
+/**
+ * The nets of a cascade; RNet and ONet are needed only when the config's
+ * stage reaches them. Each is a tfjs {@linkcode Net} or an AS {@linkcode Engine}
+ * (a detector may mix them).
+ */
 export interface DetectorNets {
-  pnet: Net;
-  rnet?: Net;
-  onet?: Net;
+  pnet: StageNet;
+  rnet?: StageNet;
+  onet?: StageNet;
 }
 
 /** Nets plus a resolved config: what every detect call takes. */
@@ -71,7 +84,9 @@ export interface Detector {
  * ```
  */
 export function createDetector(nets: DetectorNets, config: DetectorConfigInput = {}): Detector {
-  const cfg = resolveDetectorConfig(config);
+  // the engine follows the nets unless the config names one
+  const kind = nets?.pnet && !isEngine(nets.pnet) ? "tfjs" : "as";
+  const cfg = resolveDetectorConfig({ engine: kind, ...config });
   const need = STAGES.slice(0, STAGES.indexOf(cfg.stage) + 1);
   for (const stage of need) {
     const net = nets[stage];
@@ -84,6 +99,13 @@ export function createDetector(nets: DetectorNets, config: DetectorConfigInput =
         }`,
       );
     }
+    if (config.engine !== undefined && (isEngine(net) ? "as" : "tfjs") !== cfg.engine) {
+      throw new TypeError(
+        `createDetector: engine "${cfg.engine}" but the ${stage} net is ${
+          isEngine(net) ? "an AS engine" : "a tfjs Net"
+        } (use createEngineDetector or loadDetector for "as")`,
+      );
+    }
     if (net.arch.input.channels !== 3) {
       throw new TypeError(
         `createDetector: the ${stage} net takes ${net.arch.input.channels} channels, want 3`,
@@ -91,6 +113,30 @@ export function createDetector(nets: DetectorNets, config: DetectorConfigInput =
     }
   }
   return { nets, config: cfg };
+}
+
+/**
+ * A detector on the AssemblyScript engine from plain weights (e.g.
+ * `loadNetData`): one engine per net, compiled once. Needs no tfjs backend.
+ *
+ * @example
+ * ```ts
+ * const d = await createEngineDetector({ pnet: await loadNetData("weights/original/pnet.mtcnn") }, { stage: "pnet" });
+ * ```
+ */
+export async function createEngineDetector(
+  data: { pnet: NetData; rnet?: NetData; onet?: NetData },
+  config: DetectorConfigInput = {},
+  options: EngineOptions = {},
+): Promise<Detector> {
+  const cfg = resolveDetectorConfig({ ...config, engine: "as" });
+  const nets: Partial<Record<Stage, Engine>> = {};
+  for (const stage of stagesOf(cfg)) {
+    const d = data[stage];
+    if (!d) throw new TypeError(`createEngineDetector: stage "${cfg.stage}" needs a ${stage} net`);
+    nets[stage] = await createEngine(d, options);
+  }
+  return createDetector({ pnet: nets.pnet!, rnet: nets.rnet, onet: nets.onet }, cfg);
 }
 
 /**
@@ -226,7 +272,7 @@ function withScores(list: BoxList, out: CropOutput, keep: (p: number) => boolean
 }
 
 /** The normalisation a net's input wants, when the crop and resize kernels can apply it. */
-function kernelNormalisation(net: Net): { mean: number; scale: number; done: boolean } {
+function kernelNormalisation(net: StageNet): { mean: number; scale: number; done: boolean } {
   const { channelOrder, mean, scale } = net.arch.input;
   const uniform = mean.every((m) => m === mean[0]) && scale.every((s) => s === scale[0]);
   return channelOrder === "RGB" && uniform
@@ -251,7 +297,7 @@ function totalStride(arch: Net["arch"]): number {
  * pixels it would see in one pass.
  */
 function runPnet(
-  net: Net,
+  net: StageNet,
   level: Uint8Array,
   width: number,
   height: number,
@@ -271,6 +317,17 @@ function runPnet(
     const y1 = last ? height : y0 + stride * (rowsPerBand - 1) + cell;
     const rows = last ? mapH - r0 : rowsPerBand;
     const band = level.subarray(y0 * width * 3, y1 * width * 3);
+    if (isEngine(net)) {
+      // the engine normalises the bytes itself
+      const o = net.run(band, 1, y1 - y0, width);
+      if (o.cls.length < rows * mapW) {
+        throw new RangeError(`runPnet: band gave ${o.cls.length} cells, want ${rows * mapW}`);
+      }
+      prob.set(o.cls.subarray(0, rows * mapW), r0 * mapW);
+      reg.set(o.box.subarray(0, 4 * rows * mapW), 4 * r0 * mapW);
+      lap("pnet");
+      continue;
+    }
     const x = new Float32Array(band.length);
     for (let i = 0; i < band.length; i++) x[i] = (band[i] - norm.mean) * norm.scale;
     lap("pnet input");
@@ -297,7 +354,7 @@ function runPnet(
  * head) landmarks per box.
  */
 function runOnCrops(
-  net: Net,
+  net: StageNet,
   images: readonly RgbImage[],
   list: BoxList,
   config: DetectorConfig,
@@ -327,6 +384,14 @@ function runOnCrops(
       batch.set(crops, a * step);
     }
     lap("crops");
+    if (isEngine(net)) {
+      const o = norm.done ? net.runNormalized(batch, e - s) : net.run(batch, e - s, size, size);
+      out.prob.set(o.cls, s);
+      out.reg.set(o.box, 4 * s);
+      if (out.landmarks && o.landmarks) out.landmarks.set(o.landmarks, 10 * s);
+      lap(phase);
+      continue;
+    }
     tf.tidy(() => {
       const o = forward(net, tf.tensor4d(batch, [e - s, size, size, 3]), { normalized: norm.done });
       out.prob.set(o.cls.dataSync(), s);

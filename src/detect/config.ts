@@ -17,6 +17,10 @@ export const STAGES: readonly Stage[] = ["pnet", "rnet", "onet"];
 export type ResizeMode = "area" | "bilinear";
 export const RESIZE_MODES: readonly ResizeMode[] = ["area", "bilinear"];
 
+/** Where the nets run: the AssemblyScript engine (src/deploy) or tfjs (its current backend). */
+export type DetectorEngine = "as" | "tfjs";
+export const DETECTOR_ENGINES: readonly DetectorEngine[] = ["as", "tfjs"];
+
 /** NMS overlap thresholds of the cascade. */
 export interface NmsThresholds {
   /** IoU within one pyramid level (the original: 0.5). */
@@ -53,6 +57,11 @@ export interface DetectorConfig {
    * horizontal bands (with the same result), so big photos stay in sane memory.
    */
   maxPnetPixels: number;
+  /**
+   * Where the nets run: "as" (the AssemblyScript engine, no tfjs needed; the
+   * default, faster) or "tfjs" (tfjs on its current backend). Same faces.
+   */
+  engine: DetectorEngine;
 }
 
 /** The settings of the published MTCNN (Zhang et al. 2016, `detect_face.m`). */
@@ -65,6 +74,7 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = Object.freeze({
   stage: "onet" as Stage,
   maxBatch: 256,
   maxPnetPixels: 1 << 20,
+  engine: "as" as DetectorEngine,
 });
 
 /** A config with every field optional (`nms` too, field by field). */
@@ -112,6 +122,7 @@ export function resolveDetectorConfig(input: DetectorConfigInput = {}): Detector
     stage: input.stage ?? d.stage,
     maxBatch: input.maxBatch ?? d.maxBatch,
     maxPnetPixels: input.maxPnetPixels ?? d.maxPnetPixels,
+    engine: input.engine ?? d.engine,
   };
   const num = (name: string, v: unknown, ok: (x: number) => boolean, want: string) => {
     if (typeof v !== "number" || !ok(v)) {
@@ -134,6 +145,13 @@ export function resolveDetectorConfig(input: DetectorConfigInput = {}): Detector
   if (!STAGES.includes(cfg.stage)) {
     throw new RangeError(
       `${where}: stage must be one of ${STAGES.join(", ")}, got ${describe(cfg.stage)}`,
+    );
+  }
+  if (!DETECTOR_ENGINES.includes(cfg.engine)) {
+    throw new RangeError(
+      `${where}: engine must be one of ${DETECTOR_ENGINES.join(", ")}, got ${
+        describe(cfg.engine)
+      }`,
     );
   }
   num("maxBatch", cfg.maxBatch, (x) => Number.isInteger(x) && x >= 1, "an integer >= 1");

