@@ -1,6 +1,7 @@
 /**
  * Typed bindings of the AssemblyScript kernels (kernels/build/*.wasm): image
- * resize, crop-and-resize, IoU and NMS. Every function checks shapes and
+ * resize (bilinear and INTER_AREA), crop-and-resize, IoU and NMS, the SIMD
+ * peak probe. Every function checks shapes and
  * sizes first (RangeError naming the value), copies its inputs into the
  * module's linear memory (grown on demand), runs the kernel and returns a
  * fresh array. The wasm is loaded once, by this module's top-level await;
@@ -17,7 +18,16 @@
  * const small = resizeBilinearU8(rgb, 640, 480, 3, 454, 340);
  * ```
  */
-import { checkBoxes, checkCrops, checkNms, checkResize, type NmsMode } from "./reference.ts";
+import {
+  checkAreaCrops,
+  checkAreaResize,
+  checkBoxes,
+  checkCrops,
+  checkNms,
+  checkPositive,
+  checkResize,
+  type NmsMode,
+} from "./reference.ts";
 import {
   checkConv2dFilterGrad,
   checkConv2dInputGrad,
@@ -92,14 +102,28 @@ export interface Kernels {
     mean: number,
     scale: number,
   ): Float32Array;
-  /** Which build runs the float resize. */
+  /** See {@linkcode resizeAreaU8}. */
+  resizeAreaU8(src: Uint8Array, srcW: number, srcH: number, dstW: number, dstH: number): Uint8Array;
+  /** See {@linkcode cropResizeAreaU8ToF32}. */
+  cropResizeAreaU8ToF32(
+    src: Uint8Array,
+    srcW: number,
+    srcH: number,
+    rects: Int32Array,
+    size: number,
+    mean: number,
+    scale: number,
+  ): Float32Array;
+  /** See {@linkcode fmaPeak}. */
+  fmaPeak(iters: number, a: number, c: number): number;
+  /** Which build runs the float resize (and the peak probe). */
   readonly resizeVariant: "simd" | "relaxed-simd";
   /** Current size in bytes of each module's linear memory (it grows, never shrinks). */
   memoryBytes(): Record<KernelFamily, number>;
 }
 
 /** The kernel families, one .wasm (and one linear memory) each. */
-export type KernelFamily = "resize" | "boxes" | "crop";
+export type KernelFamily = "resize" | "boxes" | "crop" | "area";
 
 /** Options of {@linkcode createKernels}. */
 export interface KernelOptions {
@@ -265,12 +289,24 @@ export async function createKernels(options: KernelOptions = {}): Promise<Kernel
   if (relaxed && !relaxedSimdSupported()) {
     throw new TypeError("Cannot load the relaxed-SIMD kernels: this engine lacks relaxed SIMD");
   }
-  const [resize, resizeFloat, boxes, crop] = await Promise.all([
+  const [resize, resizeFloat, boxes, crop, area] = await Promise.all([
     instantiate("resize"),
     relaxed ? instantiate("resize_relaxed") : undefined,
     instantiate("boxes"),
     instantiate("crop"),
+    instantiate(relaxed ? "area_relaxed" : "area"),
   ]);
+
+  /** Lays out the area module's memory: the image (copied in), `extra` regions, scratch. */
+  function areaLayout(fn: string, src: Uint8Array, extra: [number, number][], scratch: number) {
+    const layout = new Layout(area.base);
+    const at = layout.take(src.length);
+    const regions = extra.map(([bytes]) => layout.take(bytes));
+    const scratchAt = layout.take(scratch);
+    area.reserve(fn, layout.end);
+    area.u8.set(src, at);
+    return { src: at, regions, scratch: scratchAt };
+  }
 
   function cropLayout(
     fn: string,
@@ -429,8 +465,52 @@ export async function createKernels(options: KernelOptions = {}): Promise<Kernel
       return crop.f32.slice(at.dst >> 2, (at.dst >> 2) + count);
     },
 
+    resizeAreaU8(src, srcW, srcH, dstW, dstH) {
+      const fn = "resizeAreaU8";
+      checkAreaResize(src, srcW, srcH, dstW, dstH);
+      const count = dstW * dstH * 3;
+      const at = areaLayout(fn, src, [[count, 0]], area.fns.areaScratchBytes(srcW, srcH, dstW, dstH));
+      area.fns.resizeAreaU8(at.src, srcW, srcH, dstW, dstH, at.regions[0], at.scratch);
+      return area.u8.slice(at.regions[0], at.regions[0] + count);
+    },
+
+    cropResizeAreaU8ToF32(src, srcW, srcH, rects, size, mean, scale) {
+      const fn = "cropResizeAreaU8ToF32";
+      const { n, maxW, maxH } = checkAreaCrops(src, srcW, srcH, rects, size);
+      const count = n * size * size * 3;
+      const at = areaLayout(
+        fn,
+        src,
+        [[16 * n, 0], [4 * count, 0]],
+        area.fns.areaScratchBytes(maxW, maxH, size, size),
+      );
+      const [boxesAt, dst] = at.regions;
+      area.i32.set(rects, boxesAt >> 2);
+      area.fns.cropResizeAreaU8ToF32(
+        at.src,
+        srcW,
+        srcH,
+        boxesAt,
+        n,
+        size,
+        mean,
+        scale,
+        dst,
+        at.scratch,
+        maxW,
+        maxH,
+      );
+      return area.f32.slice(dst >> 2, (dst >> 2) + count);
+    },
+
+    fmaPeak(iters, a, c) {
+      checkPositive("fmaPeak", "iters", iters);
+      return area.fns.fmaPeak(iters, a, c);
+    },
+
     memoryBytes() {
       return {
+        area: area.memory.buffer.byteLength,
         crop: crop.memory.buffer.byteLength,
         resize: Math.max(resize.memory.buffer.byteLength, floatModule.memory.buffer.byteLength),
         boxes: boxes.memory.buffer.byteLength,
@@ -441,6 +521,47 @@ export async function createKernels(options: KernelOptions = {}): Promise<Kernel
 
 /** The kernels every module-level function below is bound to. */
 export const KERNELS: Kernels = await createKernels();
+
+/**
+ * OpenCV's INTER_AREA resize of an RGB u8 image (averages every covered
+ * source pixel when shrinking; area-mode linear blend when enlarging),
+ * rounded to bytes; the pyramid resize of the MTCNN ports. Bit-exact with
+ * the twin in ./reference.ts (within 1 of `cv2.resize`).
+ *
+ * @example
+ * ```ts
+ * const level = resizeAreaU8(rgb, 640, 480, 384, 288);
+ * ```
+ */
+export const resizeAreaU8: Kernels["resizeAreaU8"] = KERNELS.resizeAreaU8;
+
+/**
+ * Crops every rectangle (x, y, w, h integers; outside the image reads 0) of
+ * an RGB u8 image and resizes it to `size`×`size` with INTER_AREA, rounded to
+ * bytes, then normalised `(v - mean) * scale`: n·size·size·3 floats, crop
+ * after crop (the RNet / ONet input of the MTCNN ports). Bit-exact with the twin.
+ *
+ * @example
+ * ```ts
+ * const batch = cropResizeAreaU8ToF32(rgb, 640, 480, new Int32Array([10, 20, 60, 60]), 24, 127.5, 1 / 128);
+ * ```
+ */
+export const cropResizeAreaU8ToF32: Kernels["cropResizeAreaU8ToF32"] =
+  KERNELS.cropResizeAreaU8ToF32;
+
+/**
+ * The SIMD peak probe: `iters` rounds of acc = acc·a + c over 8 independent
+ * f32x4 accumulators (relaxed_madd in the relaxed-SIMD build, mul + add
+ * otherwise): 64 flops per round. Returns the sum of the lanes (the twin's
+ * value when `a` is a power of two), so the loop is not optimised away.
+ *
+ * @example
+ * ```ts
+ * const t = performance.now(); fmaPeak(1e7, 0.5, 1);
+ * const gflops = 64e7 / ((performance.now() - t) * 1e6);
+ * ```
+ */
+export const fmaPeak: Kernels["fmaPeak"] = KERNELS.fmaPeak;
 
 /**
  * Bilinear resize (OpenCV INTER_LINEAR: half-pixel centres, border

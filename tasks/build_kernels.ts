@@ -42,6 +42,8 @@ export const KERNEL_BUILDS: readonly KernelBuild[] = [
   { name: "resize_relaxed", source: "resize.ts", features: ["simd", "relaxed-simd"] },
   { name: "boxes", source: "boxes.ts", features: ["simd"] },
   { name: "crop", source: "crop.ts", features: ["simd"] },
+  { name: "area", source: "area.ts", features: ["simd"] },
+  { name: "area_relaxed", source: "area.ts", features: ["simd", "relaxed-simd"] },
   { name: "engine", source: "engine.ts", features: ["simd"] },
   { name: "engine_relaxed", source: "engine.ts", features: ["simd", "relaxed-simd"] },
   { name: "grad", source: "grad.ts", features: ["simd"], importMemory: true },

@@ -140,3 +140,27 @@ Deno.bench({
   group: "cropResizeU8ToF32 256 boxes -> 24x24x3",
   fn: () => void K.cropResizeU8ToF32(rgb, W, H, 3, cropBoxes, 24, 127.5, 0.0078125),
 });
+
+Deno.bench({
+  name: "twin",
+  group: "resizeAreaU8 640x480x3 -> 454x340",
+  baseline: true,
+  fn: () => void R.resizeAreaU8(rgb, W, H, DW, DH),
+});
+Deno.bench({
+  name: "kernel",
+  group: "resizeAreaU8 640x480x3 -> 454x340",
+  fn: () => void K.resizeAreaU8(rgb, W, H, DW, DH),
+});
+
+Deno.bench({
+  name: "twin",
+  group: "cropResizeAreaU8ToF32 256 boxes -> 24x24x3",
+  baseline: true,
+  fn: () => void R.cropResizeAreaU8ToF32(rgb, W, H, cropBoxes, 24, 127.5, 0.0078125),
+});
+Deno.bench({
+  name: "kernel",
+  group: "cropResizeAreaU8ToF32 256 boxes -> 24x24x3",
+  fn: () => void K.cropResizeAreaU8ToF32(rgb, W, H, cropBoxes, 24, 127.5, 0.0078125),
+});

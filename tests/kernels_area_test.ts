@@ -1,0 +1,97 @@
+/**
+ * The INTER_AREA kernels and the SIMD peak probe (kernels/assembly/area.ts)
+ * against their twins in kernels/reference.ts: same bytes, same floats, on
+ * odd sizes and crops hanging off every edge (seeded random images), both builds.
+ */
+import { createKernels, type Kernels } from "../kernels/mod.ts";
+import * as R from "../kernels/reference.ts";
+import { relaxedSimdSupported } from "../kernels/mod.ts";
+import { Rng } from "../src/util/random.ts";
+import { assert, assertEquals, assertThrows } from "./assert.ts";
+
+const builds: [string, Kernels][] = [["simd", await createKernels({ relaxedSimd: false })]];
+if (relaxedSimdSupported()) {
+  builds.push(["relaxed-simd", await createKernels({ relaxedSimd: true })]);
+}
+
+function randomImage(rng: Rng, w: number, h: number): Uint8Array {
+  const a = new Uint8Array(w * h * 3);
+  for (let i = 0; i < a.length; i++) a[i] = Math.floor(rng.next() * 256);
+  return a;
+}
+
+function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): string {
+  if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return `at ${i}: ${a[i]} vs ${b[i]}`;
+  return "";
+}
+
+Deno.test("resizeAreaU8 kernel equals its twin byte for byte on odd sizes, shrinking and enlarging", () => {
+  const rng = new Rng(11);
+  const sizes: [number, number, number, number][] = [
+    [13, 7, 5, 3],
+    [127, 61, 61, 29],
+    [641, 479, 455, 340],
+    [97, 53, 13, 11],
+    [5, 3, 17, 9],
+    [31, 17, 31, 17],
+    [9, 23, 4, 40],
+  ];
+  for (const [w, h, dw, dh] of sizes) {
+    const src = randomImage(rng, w, h);
+    const want = R.resizeAreaU8(src, w, h, dw, dh);
+    for (const [name, k] of builds) {
+      const got = k.resizeAreaU8(src, w, h, dw, dh);
+      assertEquals(firstDiff(got, want), "", `${name} ${w}x${h} -> ${dw}x${dh}`);
+    }
+  }
+});
+
+Deno.test("cropResizeAreaU8ToF32 kernel equals its twin float for float, crops inside and off every edge", () => {
+  const rng = new Rng(12);
+  const w = 151, h = 97;
+  const src = randomImage(rng, w, h);
+  const rects: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    const side = 1 + Math.floor(rng.next() * 120);
+    const sideH = rng.next() < 0.3 ? 1 + Math.floor(rng.next() * 90) : side;
+    rects.push(
+      Math.floor(rng.next() * (w + 40)) - 40,
+      Math.floor(rng.next() * (h + 40)) - 40,
+      side,
+      sideH,
+    );
+  }
+  const boxes = Int32Array.from(rects);
+  for (const size of [12, 24, 48, 7]) {
+    const want = R.cropResizeAreaU8ToF32(src, w, h, boxes, size, 127.5, 0.0078125);
+    for (const [name, k] of builds) {
+      const got = k.cropResizeAreaU8ToF32(src, w, h, boxes, size, 127.5, 0.0078125);
+      assertEquals(firstDiff(got, want), "", `${name} size ${size}`);
+    }
+  }
+});
+
+Deno.test("area kernels reject what their twins reject, with the same one-line errors", () => {
+  const src = new Uint8Array(4 * 3 * 3);
+  for (const [, k] of builds) {
+    for (const f of [R, k]) {
+      assertThrows(() => f.resizeAreaU8(src, 4, 2, 2, 2), RangeError, "4x2 RGB needs 24 bytes, got 36");
+      assertThrows(() => f.resizeAreaU8(src, 4, 3, 0, 2), RangeError, "bad output size 0x2");
+      assertThrows(
+        () => f.cropResizeAreaU8ToF32(src, 4, 3, new Int32Array([0, 0, 0, 2]), 24, 0, 1),
+        RangeError,
+        "box 0 (0, 0, 0, 2) has a side < 1",
+      );
+    }
+  }
+});
+
+Deno.test("fmaPeak kernel returns its twin's sum (both builds); the twin converges to 32 * c / (1 - a)", () => {
+  for (const iters of [1, 3, 50, 1000]) {
+    const want = R.fmaPeak(iters, 0.5, 1);
+    for (const [name, k] of builds) assertEquals(k.fmaPeak(iters, 0.5, 1), want, `${name} ${iters}`);
+  }
+  assertEquals(R.fmaPeak(1000, 0.5, 1), 64);
+  assert(R.fmaPeak(1, 0.5, 1) !== 64);
+});
