@@ -9,7 +9,7 @@ import { initBackend } from "../src/nets/backend.ts";
 import { type NetName, standardArch } from "../src/train/trainer.ts";
 import {
   benchBaseline,
-  benchTrainer,
+  benchTrainers,
   registerBaselineShim,
   type StepBenchResult,
 } from "../src/train/bench.ts";
@@ -26,7 +26,11 @@ const task: Task = {
       meta: "N",
       help: "timed steps per round [default: PNet 20, RNet 4, ONet 2]",
     },
-    rounds: { type: "integer", default: 3, help: "rounds per measurement (median reported)" },
+    rounds: {
+      type: "integer",
+      default: 5,
+      help: "rounds per measurement (median reported; the trainer's worker counts interleave)",
+    },
     workers: {
       type: "list",
       default: ["1", "2"],
@@ -74,13 +78,13 @@ const task: Task = {
     }
     await initTrainingBackend("wasm");
     for (const net of nets) {
-      for (const w of workers) {
-        const r = await benchTrainer(standardArch(net as NetName), {
-          batch,
-          steps: steps(net),
-          rounds,
-          workers: w,
-        });
+      const rs = await benchTrainers(standardArch(net as NetName), {
+        batch,
+        steps: steps(net),
+        rounds,
+        workers,
+      });
+      for (const r of rs) {
         results.push(r);
         console.log(line(r));
       }

@@ -196,27 +196,46 @@ export async function benchBaseline(
   }
 }
 
-/** Samples/s of the trainer's step (augmentation, forward, host loss, backward, Adam) on `workers`. */
-export async function benchTrainer(
+/**
+ * Samples/s of the trainer's step (augmentation, forward, host loss,
+ * backward, Adam) on each of `workers` worker counts; their rounds are
+ * interleaved so that a noisy machine slows them alike.
+ */
+export async function benchTrainers(
   arch: NetArch,
-  opts: StepBenchOptions & { workers: number },
-): Promise<StepBenchResult> {
+  opts: StepBenchOptions & { workers: number[] },
+): Promise<StepBenchResult[]> {
   const b = benchBatch(arch, opts.batch, opts.seed ?? 1);
   const cfg = resolveLossConfig(arch.name as "pnet");
-  const params = packParams(arch, randomNetData(arch, opts.seed ?? 1).params);
-  const adam = new Adam(params.length);
-  const dp = await DataParallel.create(arch, { workers: opts.workers });
-  let k = 0;
+  const setups: { dp: DataParallel; params: Float32Array; adam: Adam; k: number }[] = [];
   try {
-    const timing = await timeRounds(opts, async () => {
-      const plan = planAugment(b.count, DEFAULT_AUGMENT, k++);
+    for (const w of opts.workers) {
+      const params = packParams(arch, randomNetData(arch, opts.seed ?? 1).params);
+      setups.push({
+        dp: await DataParallel.create(arch, { workers: w }),
+        params,
+        adam: new Adam(params.length),
+        k: 0,
+      });
+    }
+    const step = async (s: typeof setups[number]) => {
+      const plan = planAugment(b.count, DEFAULT_AUGMENT, s.k++);
       const batch = augmentTargets(b, plan);
-      dp.setParams(params);
-      const r = computeLoss(await dp.forward(batch.pixels, batch.count, true, plan), batch, cfg);
-      adam.step(params, await dp.backward(r), 1e-3);
-    });
-    return summarize(arch, "trainer", opts.workers, opts, timing);
+      s.dp.setParams(s.params);
+      const r = computeLoss(await s.dp.forward(batch.pixels, batch.count, true, plan), batch, cfg);
+      s.adam.step(s.params, await s.dp.backward(r), 1e-3);
+    };
+    for (const s of setups) for (let i = 0; i < (opts.warmup ?? 3); i++) await step(s);
+    const timings = setups.map(() => ({ perSecond: [] as number[], ms: [] as number[] }));
+    for (let r = 0; r < (opts.rounds ?? 3); r++) {
+      for (const [i, s] of setups.entries()) {
+        const t = await timeRounds({ ...opts, rounds: 1, warmup: 0 }, () => step(s));
+        timings[i].perSecond.push(...t.perSecond);
+        timings[i].ms.push(...t.ms);
+      }
+    }
+    return setups.map((_, i) => summarize(arch, "trainer", opts.workers[i], opts, timings[i]));
   } finally {
-    dp.close();
+    for (const s of setups) s.dp.close();
   }
 }

@@ -10,7 +10,9 @@
  *
  * The first slice runs inline on the calling thread (which also computes
  * the loss and the update), the others on Deno Workers: `workers: 2` is the
- * main thread plus one Worker.
+ * main thread plus one Worker. Requests and their data go through shared
+ * memory (src/train/channel.ts): a hand-over costs microseconds, which
+ * matters for PNet, whose 12-px slices take about a millisecond.
  *
  * @example
  * ```ts
@@ -26,6 +28,7 @@ import type { BackendName } from "../nets/backend.ts";
 import { type BatchOutputs, type OutputGrads, paramLayout, TrainGraph } from "./backprop.ts";
 import { initTrainingBackend } from "./setup.ts";
 import { type AugmentPlan, augmentToInput, slicePlan } from "./augment.ts";
+import { Channel, type ChannelLayout, channelLayout } from "./channel.ts";
 
 /** Options of {@linkcode DataParallel.create}. */
 export interface DataParallelOptions {
@@ -47,35 +50,33 @@ export function splitCounts(n: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => base + (i < extra ? 1 : 0));
 }
 
-/** Messages to a training worker. */
+/** Messages to a training worker (set-up only; requests go through the shared channel). */
 export type WorkerRequest =
   | { type: "init"; arch: NetArch; backend: BackendName }
-  | {
-    type: "forward";
-    params?: Float32Array;
-    pixels: Uint8Array;
-    count: number;
-    keep: boolean;
-    plan?: AugmentPlan;
-  }
-  | { type: "backward"; grads: OutputGrads }
-  | { type: "close" };
+  | { type: "channel"; sab: SharedArrayBuffer; layout: ChannelLayout };
 
+/** One worker's part of a step: start (returns at once or computes inline), then finish. */
 interface Runner {
-  forward(
+  prepare(count: number): Promise<void> | void;
+  startForward(
     params: Float32Array | undefined,
     pixels: Uint8Array,
     count: number,
     keep: boolean,
     plan?: AugmentPlan,
-  ): Promise<BatchOutputs>;
-  backward(g: OutputGrads): Promise<Float32Array>;
+  ): void;
+  finishForward(): BatchOutputs;
+  startBackward(g: OutputGrads): void;
+  finishBackward(): Float32Array;
   close(): void;
 }
 
 class InlineRunner implements Runner {
+  #out?: BatchOutputs;
+  #grads?: Float32Array;
   constructor(readonly graph: TrainGraph) {}
-  forward(
+  prepare() {}
+  startForward(
     params: Float32Array | undefined,
     pixels: Uint8Array,
     count: number,
@@ -83,28 +84,37 @@ class InlineRunner implements Runner {
     plan?: AugmentPlan,
   ) {
     if (params) this.graph.setParams(params);
-    return Promise.resolve(this.graph.forward(graphInput(this.graph, pixels, plan), count, keep));
+    this.#out = this.graph.forward(graphInput(this.graph, pixels, plan), count, keep);
   }
-  backward(g: OutputGrads) {
-    return Promise.resolve(this.graph.backward(g));
+  finishForward() {
+    return this.#out!;
+  }
+  startBackward(g: OutputGrads) {
+    this.#grads = this.graph.backward(g);
+  }
+  finishBackward() {
+    return this.#grads!;
   }
   close() {
     this.graph.dispose();
   }
 }
 
+/** A Deno Worker with its own TrainGraph, driven through a shared-memory {@linkcode Channel}. */
 class WorkerRunner implements Runner {
   #worker: Worker;
-  #pending: { resolve: (v: unknown) => void; reject: (e: Error) => void }[] = [];
+  #channel?: Channel;
   #failure?: Error;
+  #reply?: { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
-  private constructor(worker: Worker) {
+  private constructor(worker: Worker, readonly sampleBytes: number, readonly paramCount: number) {
     this.#worker = worker;
   }
 
   static start(arch: NetArch, backend: BackendName): Promise<WorkerRunner> {
     const worker = new Worker(new URL("./train_worker.ts", import.meta.url), { type: "module" });
-    const runner = new WorkerRunner(worker);
+    const sb = arch.input.size * arch.input.size * arch.input.channels;
+    const runner = new WorkerRunner(worker, sb, paramLayout(arch).total);
     return new Promise((resolve, reject) => {
       worker.onmessage = (e: MessageEvent) => {
         if (e.data?.type === "ready") {
@@ -121,7 +131,8 @@ class WorkerRunner implements Runner {
 
   #listen() {
     this.#worker.onmessage = (e: MessageEvent) => {
-      const p = this.#pending.shift();
+      const p = this.#reply;
+      this.#reply = undefined;
       if (!p) return;
       if (e.data.error !== undefined) p.reject(new Error(e.data.error));
       else p.resolve(e.data.result);
@@ -129,43 +140,66 @@ class WorkerRunner implements Runner {
     this.#worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
       this.#failure = new Error(`training worker failed: ${e.message}`);
-      for (const p of this.#pending.splice(0)) p.reject(this.#failure);
+      this.#reply?.reject(this.#failure);
+      this.#reply = undefined;
     };
   }
 
-  #call(msg: WorkerRequest, transfer: Transferable[] = []): Promise<unknown> {
+  #call(msg: WorkerRequest): Promise<unknown> {
     if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
-      this.#pending.push({ resolve, reject });
-      this.#worker.postMessage(msg, transfer);
+      this.#reply = { resolve, reject };
+      this.#worker.postMessage(msg);
     });
   }
 
-  async forward(
+  /** Makes sure the channel holds `count` samples (a new, larger buffer when not). */
+  async prepare(count: number) {
+    if (this.#channel && count <= this.#channel.layout.capacity) return;
+    if (this.#channel) {
+      this.#channel.postLeave();
+      this.#channel.wait();
+    }
+    const layout = channelLayout(Math.max(count, 64), this.sampleBytes, this.paramCount);
+    const sab = new SharedArrayBuffer(layout.bytes);
+    this.#channel = new Channel(sab, layout);
+    await this.#call({ type: "channel", sab, layout });
+  }
+
+  startForward(
     params: Float32Array | undefined,
     pixels: Uint8Array,
     count: number,
     keep: boolean,
     plan?: AugmentPlan,
   ) {
-    const px = pixels.slice();
-    const p = plan && {
-      flip: plan.flip.slice(),
-      contrast: plan.contrast.slice(),
-      brightness: plan.brightness.slice(),
-      jitter: plan.jitter,
-    };
-    return await this.#call(
-      { type: "forward", params: params?.slice(), pixels: px, count, keep, plan: p },
-      [px.buffer],
-    ) as BatchOutputs;
+    if (this.#failure) throw this.#failure;
+    this.#channel!.postForward({ params, pixels, count, keep, plan });
   }
 
-  async backward(g: OutputGrads) {
-    return await this.#call({ type: "backward", grads: g }) as Float32Array;
+  finishForward() {
+    this.#channel!.wait();
+    return this.#channel!.outputs();
+  }
+
+  startBackward(g: OutputGrads) {
+    this.#channel!.postBackward(g);
+  }
+
+  finishBackward() {
+    this.#channel!.wait();
+    return this.#channel!.grads.slice();
   }
 
   close() {
+    if (this.#channel && !this.#failure) {
+      try {
+        this.#channel.postLeave();
+        this.#channel.wait(10_000);
+      } catch {
+        // terminating anyway
+      }
+    }
     this.#worker.terminate();
   }
 }
@@ -262,18 +296,15 @@ export class DataParallel {
     const counts = splitCounts(count, this.#runners.length);
     this.#slices = counts;
     const starts = offsets(counts);
-    // workers first: an inline runner computes as soon as it is called
-    const jobs: Promise<BatchOutputs | undefined>[] = [];
+    await Promise.all(this.#runners.map((r, w) => r.prepare(counts[w])));
+    // workers first: an inline runner computes as soon as it is started
     for (let w = counts.length - 1; w >= 0; w--) {
       const s = starts[w];
       const c = counts[w];
-      if (c === 0) {
-        jobs[w] = Promise.resolve(undefined);
-        continue;
-      }
+      if (c === 0) continue;
       const params = this.#sent[w] ? undefined : this.#params;
       this.#sent[w] = true;
-      jobs[w] = this.#runners[w].forward(
+      this.#runners[w].startForward(
         params,
         pixels.subarray(s * sb, (s + c) * sb),
         c,
@@ -281,7 +312,7 @@ export class DataParallel {
         plan && slicePlan(plan, s, c),
       );
     }
-    const parts = await Promise.all(jobs);
+    const parts = this.#runners.map((r, w) => (counts[w] ? r.finishForward() : undefined));
     const out: BatchOutputs = {
       logits: new Float32Array(2 * count),
       box: new Float32Array(4 * count),
@@ -301,22 +332,21 @@ export class DataParallel {
    * Backward pass of the last kept forward pass from the loss gradient of the
    * whole batch; returns the sum of the workers' parameter gradients.
    */
-  async backward(g: OutputGrads): Promise<Float32Array> {
+  backward(g: OutputGrads): Promise<Float32Array> {
     const starts = offsets(this.#slices);
-    const jobs: Promise<Float32Array | undefined>[] = [];
     for (let w = this.#slices.length - 1; w >= 0; w--) {
       const c = this.#slices[w];
-      jobs[w] = c === 0
-        ? Promise.resolve(undefined)
-        : this.#runners[w].backward(sliceGrads(g, starts[w], c));
+      if (c > 0) this.#runners[w].startBackward(sliceGrads(g, starts[w], c));
     }
-    const parts = (await Promise.all(jobs)).filter((p): p is Float32Array => p !== undefined);
+    const parts = this.#runners
+      .filter((_, w) => this.#slices[w] > 0)
+      .map((r) => r.finishBackward());
     const sum = parts[0];
     for (let k = 1; k < parts.length; k++) {
       const p = parts[k];
       for (let i = 0; i < sum.length; i++) sum[i] += p[i];
     }
-    return sum;
+    return Promise.resolve(sum);
   }
 
   /** Stops the workers and frees the tensors. */
