@@ -504,3 +504,45 @@ Deno.test("resolveTrainConfig() fills the defaults and rejects bad values in one
   const out = await runDir();
   await assertRejects(() => train(rnet, { out }), RangeError, "its samples are 12 px");
 });
+
+Deno.test("deno task train maps its flags to the config saved with the best weights", async () => {
+  const { default: task } = await import("../tasks/train.ts");
+  const { parseFlags } = await import("../src/cli/mod.ts");
+  const d = await toy();
+  const out = await runDir();
+  const args = [
+    "--net=pnet",
+    `--train-data=${d.train}`,
+    `--val-data=${d.val}`,
+    `--out=${out}`,
+    "--epochs=2",
+    "--batch-size=100",
+    "--lr=0.002",
+    "--lr-steps=1",
+    "--box-loss=wing",
+    "--ohem=0.5",
+    "--loss-weights=1,2,0",
+    "--no-augment",
+    "--ratio=1,2,1,0",
+    "--seed=3",
+  ];
+  const { flags, positionals } = parseFlags(task, args);
+  const log = console.log;
+  const lines: string[] = [];
+  console.log = (...a: unknown[]) => lines.push(a.join(" "));
+  try {
+    await task.run({ flags, positionals });
+  } finally {
+    console.log = log;
+  }
+  const cfg = decodeWeights(await Deno.readFile(`${out}/best_pnet.mtcnn`)).meta
+    .training as unknown as TrainConfig;
+  assertEquals(cfg.batchSize, 100);
+  assertEquals([cfg.lr, cfg.lrSteps, cfg.ratio, cfg.seed], [0.002, [1], [1, 2, 1, 0], 3]);
+  assertEquals(cfg.loss.boxLoss, "wing");
+  assertEquals(cfg.loss.ohem, 0.5);
+  assertEquals(cfg.loss.weights, { cls: 1, box: 2, landmarks: 0 });
+  assertEquals(cfg.augment, { flip: false, brightness: 0, contrast: 0 });
+  assertEquals(lines.filter((l) => l.startsWith("pnet epoch")).length, 2);
+  assert(lines.some((l) => l.includes("| cls acc |")), lines.join("\n"));
+});
