@@ -34,6 +34,7 @@
 import { HEAD_UNITS, type NetArch, planArch, windowOut } from "../nets/arch.ts";
 import type { NetData } from "../nets/net.ts";
 import { relaxedSimdSupported, simdSupported } from "../../kernels/mod.ts";
+import { createInt8Engine, int8Unsupported } from "./engine_int8.ts";
 import {
   checkEngineParams,
   checkEngineWindow,
@@ -105,6 +106,11 @@ export interface EngineOptions {
    * TypeError); false forces plain SIMD; default: when supported.
    */
   relaxedSimd?: boolean;
+  /**
+   * Int8 nets (`data.quant`): run the int8 kernels (default) or, false, the
+   * float kernels on the dequantised weights.
+   */
+  int8?: boolean;
 }
 
 // ---------------------------------------------------------------------------
@@ -542,6 +548,10 @@ interface Plan {
  * ```
  */
 export async function createEngine(data: NetData, options: EngineOptions = {}): Promise<Engine> {
+  // int8 nets (src/optimize/quantize.ts) run on the int8 kernels (src/deploy/engine_int8.ts)
+  if (data.quant && options.int8 !== false && !int8Unsupported(data)) {
+    return await createInt8Engine(data);
+  }
   const [inst, variant] = await instantiate(options);
   const { arch } = data;
   const fnName = `engine(${arch.name})`;

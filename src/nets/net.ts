@@ -52,6 +52,35 @@ export interface NetData {
   arch: NetArch;
   params: Record<string, Float32Array>;
   meta: NetMeta;
+  /**
+   * Int8 quantisation (src/optimize/quantize.ts), when the file holds int8
+   * tensors; `params` then holds the dequantised floats.
+   */
+  quant?: NetQuant;
+}
+
+/** Affine uint8 quantisation of an activation: value = scale · (q − zeroPoint). */
+export interface ActQuant {
+  scale: number;
+  zeroPoint: number;
+}
+
+/** An int8 tensor quantised symmetrically per slice along `axis`: value = scale[k] · q. */
+export interface Int8Tensor {
+  q: Int8Array;
+  scale: number[];
+  axis: number;
+}
+
+/**
+ * A net's int8 quantisation: int8 weights (per output channel) and the
+ * activation ranges at each compute layer's input and output (heads: input).
+ */
+export interface NetQuant {
+  weights: Record<string, Int8Tensor>;
+  activations: Record<string, { input: ActQuant; output?: ActQuant }>;
+  /** How the activation ranges were found, e.g. `minmax` or `percentile:99.99`. */
+  method?: string;
 }
 
 /** What {@linkcode forward} returns. Spatial nets (PNet) give maps, others one row per input. */

@@ -15,8 +15,11 @@
  * | data | tensors, each at `offset` (relative to the data section, a multiple of 64) |
  *
  * Tensor dtypes: `float32`; `int8` (value = scale[k] · (q − zeroPoint[k]), k the
- * index along `axis`, default the last axis) is reserved for quantized nets and
- * read back as float32. The header's `crc32` covers the data section.
+ * index along `axis`, default the last axis) for quantized nets (weights,
+ * symmetric per output channel: zeroPoint 0), read back as float32 in
+ * `params` and as the raw int8 and scales in `quant.weights`; the header's
+ * `quantization.activations` then holds each layer's input/output range
+ * (uint8 scale + zero point). The header's `crc32` covers the data section.
  *
  * @example
  * ```ts
@@ -25,7 +28,14 @@
  * ```
  */
 import { type NetArch, planArch, validateArch } from "./arch.ts";
-import { createNet, type Net, type NetData, type NetMeta, netToData } from "./net.ts";
+import {
+  createNet,
+  type Net,
+  type NetData,
+  type NetMeta,
+  type NetQuant,
+  netToData,
+} from "./net.ts";
 import { readFileChecked, writeFileAtomic } from "../io/mod.ts";
 
 /** File extension of weights files. */
@@ -66,6 +76,8 @@ export interface WeightsHeader {
   dataBytes: number;
   /** CRC-32 (IEEE) of the data section, as an unsigned integer. */
   crc32: number;
+  /** Int8 nets: activation ranges per layer (the int8 weights carry their own scales). */
+  quantization?: { method?: string; activations: NetQuant["activations"] };
 }
 
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
@@ -89,6 +101,26 @@ export function encodeWeights(data: NetData): Uint8Array {
         }`,
       );
     }
+    const q = data.quant?.weights[p.name];
+    if (q) {
+      if (q.q.length !== n) {
+        throw new RangeError(
+          `encodeWeights(${data.arch.name}): int8 tensor ${p.name} has ${q.q.length} values, want ${n}`,
+        );
+      }
+      tensors.push({
+        name: p.name,
+        shape: p.shape,
+        dtype: "int8",
+        offset,
+        bytes: n,
+        scale: q.scale.slice(),
+        zeroPoint: q.scale.map(() => 0),
+        axis: q.axis,
+      });
+      offset = align(offset + n);
+      continue;
+    }
     tensors.push({ name: p.name, shape: p.shape, dtype: "float32", offset, bytes: 4 * n });
     offset = align(offset + 4 * n);
   }
@@ -97,6 +129,11 @@ export function encodeWeights(data: NetData): Uint8Array {
     : 0;
   const body = new Uint8Array(dataBytes);
   for (const t of tensors) {
+    if (t.dtype === "int8") {
+      const q = data.quant!.weights[t.name].q;
+      body.set(new Uint8Array(q.buffer, q.byteOffset, t.bytes), t.offset);
+      continue;
+    }
     const v = data.params[t.name];
     body.set(new Uint8Array(v.buffer, v.byteOffset, t.bytes), t.offset);
   }
@@ -111,6 +148,9 @@ export function encodeWeights(data: NetData): Uint8Array {
     dataBytes,
     crc32: crc32(body),
   };
+  if (data.quant) {
+    header.quantization = { method: data.quant.method, activations: data.quant.activations };
+  }
   const json = new TextEncoder().encode(JSON.stringify(header));
   const dataStart = align(16 + json.length);
   const out = new Uint8Array(dataStart + dataBytes);
@@ -198,6 +238,7 @@ export function decodeWeights(bytes: Uint8Array, file = "weights"): NetData {
     }
   }
   const params: Record<string, Float32Array> = {};
+  const weights: NetQuant["weights"] = {};
   for (const p of specs) {
     const t = byName.get(p.name);
     if (!t) return bad(`tensor ${p.name} is missing`);
@@ -221,12 +262,37 @@ export function decodeWeights(bytes: Uint8Array, file = "weights"): NetData {
     }
     const raw = body.subarray(t.offset, t.offset + size);
     params[p.name] = t.dtype === "float32" ? floatsOf(raw) : dequantize(raw, p.shape, t, where);
+    // symmetric int8 tensors are kept raw too (the int8 engine wants zero points 0)
+    if (t.dtype === "int8" && !(t.zeroPoint ?? []).some((z) => z !== 0)) {
+      weights[p.name] = {
+        q: new Int8Array(raw.slice().buffer),
+        scale: t.scale!.slice(),
+        axis: t.axis ?? p.shape.length - 1,
+      };
+    }
   }
   const meta: NetMeta = {};
   if (header.provenance) meta.provenance = header.provenance;
   if (header.training) meta.training = header.training;
   if (header.metrics) meta.metrics = header.metrics;
-  return { arch, params, meta };
+  const data: NetData = { arch, params, meta };
+  if (header.quantization) {
+    const acts = header.quantization.activations;
+    if (!acts || typeof acts !== "object") bad("header.quantization.activations is missing");
+    for (const [name, a] of Object.entries(acts!)) {
+      for (const q of [a?.input, a?.output]) {
+        if (q === undefined && a?.input !== undefined) continue;
+        if (
+          !q || !(q.scale > 0) || !Number.isInteger(q.zeroPoint) || q.zeroPoint < 0 ||
+          q.zeroPoint > 255
+        ) {
+          bad(`header.quantization.activations.${name} needs a scale > 0 and a zero point 0..255`);
+        }
+      }
+    }
+    data.quant = { weights, activations: acts, method: header.quantization.method };
+  }
+  return data;
 }
 
 function floatsOf(raw: Uint8Array): Float32Array {

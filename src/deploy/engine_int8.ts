@@ -1,0 +1,543 @@
+/**
+ * The int8 path of the AssemblyScript engine (kernels/assembly/engine_int8.ts):
+ * runs a net quantised by src/optimize/quantize.ts (int8 weights per output
+ * channel, uint8 activations per tensor) with int32 accumulation
+ * (`i32x4.dot_i16x8_s`) and float requantisation per output channel; PReLU
+ * is applied in the dequantised domain between the two (see the kernel's
+ * header), max pooling on the uint8 codes. The image goes in through a
+ * 256-entry table per channel (normalisation + channel order + input
+ * quantisation in one lookup); the heads come out as floats.
+ *
+ * {@linkcode int8Reference} is the TypeScript twin: same integer and float32
+ * operations, so its head outputs equal the kernels' bit for bit.
+ * `createEngine` (src/deploy/engine.ts) picks this path when the NetData holds
+ * int8 tensors ({@linkcode int8Unsupported} says why not otherwise).
+ *
+ * @example
+ * ```ts
+ * const pnet = await createInt8Engine(await loadNetData("pnet.int8.mtcnn"));
+ * const { cls, box } = pnet.run(rgb, 1, 480, 640);
+ * ```
+ */
+import { HEAD_UNITS, type NetArch } from "../nets/arch.ts";
+import type { ActQuant, NetData } from "../nets/net.ts";
+import type { Engine, EngineOutput, LayerTime } from "./engine.ts";
+import { quantizeValue } from "../optimize/quantize.ts";
+
+/** One compiled int8 step. */
+interface Step {
+  name: string;
+  kind: "conv" | "dense" | "heads";
+  kh: number;
+  kw: number;
+  stride: number;
+  oc: number;
+  /** Input channels (dense: flat input length). */
+  ic: number;
+  zIn: number;
+  invOut: number;
+  zOut: number;
+  pools: { size: number; stride: number; rounding: "ceil" | "floor" }[];
+  /** Packed weights (engine layout). */
+  packed: Uint8Array;
+  /** The same as numbers, for the twin. */
+  w: Int16Array; // [oc][kp]
+  mul: Float32Array;
+  bias: Float32Array;
+  alpha: Float32Array;
+  kp: number;
+}
+
+interface Compiled {
+  arch: NetArch;
+  steps: Step[];
+  lut: Uint8Array; // c * 256
+  order: Uint8Array;
+  input: ActQuant;
+  units: number;
+  heads: { kind: "cls" | "box" | "landmarks"; at: number }[];
+  spatial: boolean;
+}
+
+const f = Math.fround;
+
+const requant = quantizeValue;
+
+/** Why `data` cannot run on the int8 path, or undefined when it can. */
+export function int8Unsupported(data: NetData): string | undefined {
+  const q = data.quant;
+  if (!q) return "the net holds no int8 tensors";
+  let seenCompute = false;
+  let state = 0; // 0: after compute, 1: after activation, 2: after pool/flatten
+  for (const l of data.arch.layers) {
+    if (l.kind === "depthwise") return `depthwise layer ${l.name} has no int8 kernel`;
+    if (l.kind === "conv" || l.kind === "dense") {
+      if (!q.weights[`${l.name}.weight`]) return `layer ${l.name} has float32 weights`;
+      seenCompute = true;
+      state = 0;
+    } else if (l.kind === "prelu" || l.kind === "relu") {
+      if (!seenCompute || state !== 0) return `activation after a pool or a flatten`;
+      state = 1;
+    } else if (l.kind === "maxpool" || l.kind === "flatten") state = 2;
+    else if (!q.weights[`${l.name}.weight`]) return `head ${l.name} has float32 weights`;
+  }
+  return undefined;
+}
+
+function compile(data: NetData): Compiled {
+  const why = int8Unsupported(data);
+  if (why) throw new TypeError(`int8 engine (${data.arch.name}): ${why}`);
+  const { arch, params } = data;
+  const quant = data.quant!;
+  const steps: Step[] = [];
+  let c = arch.input.channels;
+  const layers = arch.layers;
+  let firstInput: ActQuant | undefined;
+  for (let i = 0; i < layers.length; i++) {
+    const l = layers[i];
+    if (l.kind !== "conv" && l.kind !== "dense") continue;
+    const aq = quant.activations[l.name];
+    if (!aq?.output) throw new TypeError(`int8 engine (${arch.name}): no activation range for ${l.name}`);
+    firstInput ??= aq.input;
+    let alpha: Float32Array | undefined;
+    let relu = false;
+    for (let j = i + 1; j < layers.length; j++) {
+      const a = layers[j];
+      if (a.kind === "prelu") alpha = params[`${a.name}.alpha`];
+      else if (a.kind === "relu") relu = true;
+      else if (a.kind !== "maxpool" && a.kind !== "flatten") break;
+    }
+    const oc = l.kind === "conv" ? l.filters : l.units;
+    const ic = c; // dense: makeStep sets its flat input length
+    const kh = l.kind === "conv" ? l.kh : 1;
+    const kw = l.kind === "conv" ? l.kw : 1;
+    const wq = quant.weights[`${l.name}.weight`];
+    const mul = new Float32Array(oc);
+    const al = new Float32Array(oc);
+    for (let o = 0; o < oc; o++) {
+      mul[o] = f(aq.input.scale * wq.scale[wq.scale.length === 1 ? 0 : o]);
+      al[o] = alpha ? alpha[o] : relu ? 0 : 1;
+    }
+    steps.push(makeStep(l.name, l.kind, kh, kw, l.kind === "conv" ? l.stride : 1, ic, oc, wq.q, mul, params[`${l.name}.bias`], al, aq.input, aq.output));
+    c = oc;
+  }
+  // heads: one 1×1 step with every head's outputs side by side
+  const heads: Compiled["heads"] = [];
+  let units = 0;
+  const headLayers = layers.filter((l) => l.kind === "cls" || l.kind === "box" || l.kind === "landmarks");
+  for (const h of headLayers) {
+    heads.push({ kind: h.kind as "cls" | "box" | "landmarks", at: units });
+    units += HEAD_UNITS[h.kind as "cls"];
+  }
+  const last = steps[steps.length - 1];
+  const hin = quant.activations[headLayers[0].name].input;
+  const hic = last.oc; // spatial: channels; flat: set at plan time when a conv ends the trunk
+  const hw = new Int8Array(hic * units);
+  const hmul = new Float32Array(units);
+  const hbias = new Float32Array(units);
+  for (const h of headLayers) {
+    const at = heads.find((x) => x.kind === h.kind)!.at;
+    const u = HEAD_UNITS[h.kind as "cls"];
+    const wq = quant.weights[`${h.name}.weight`];
+    const b = params[`${h.name}.bias`];
+    if (wq.q.length !== hic * u) {
+      throw new TypeError(`int8 engine (${arch.name}): head ${h.name} reads a flattened conv output (unsupported)`);
+    }
+    for (let k = 0; k < hic; k++) for (let o = 0; o < u; o++) hw[k * units + at + o] = wq.q[k * u + o];
+    for (let o = 0; o < u; o++) {
+      hmul[at + o] = f(hin.scale * wq.scale[wq.scale.length === 1 ? 0 : o]);
+      hbias[at + o] = b[o];
+    }
+  }
+  steps.push(makeStep("heads", "heads", 1, 1, 1, hic, units, hw, hmul, hbias, new Float32Array(units).fill(1), hin, { scale: 1, zeroPoint: 0 }));
+  // input table
+  const inp = arch.input;
+  const lut = new Uint8Array(inp.channels * 256);
+  const inv = f(1 / firstInput!.scale);
+  for (let j = 0; j < inp.channels; j++) {
+    for (let p = 0; p < 256; p++) {
+      lut[j * 256 + p] = requant(f(f(p - inp.mean[j]) * f(inp.scale[j])), inv, firstInput!.zeroPoint);
+    }
+  }
+  const order = Uint8Array.from(
+    inp.channels === 3 && inp.channelOrder === "BGR" ? [2, 1, 0] : Array.from({ length: inp.channels }, (_, j) => j),
+  );
+  return { arch, steps, lut, order, input: firstInput!, units, heads, spatial: last.kind === "conv" };
+}
+
+function makeStep(
+  name: string,
+  kind: Step["kind"],
+  kh: number,
+  kw: number,
+  stride: number,
+  ic: number,
+  oc: number,
+  wq: Int8Array,
+  mul: Float32Array,
+  bias: Float32Array,
+  alpha: Float32Array,
+  input: ActQuant,
+  output: ActQuant,
+): Step {
+  const k = wq.length / oc; // kh*kw*ic (dense: its input length)
+  if (kind === "dense") ic = k;
+  const kp = (k + 7) & ~7;
+  const w = new Int16Array(oc * kp);
+  for (let kk = 0; kk < k; kk++) for (let o = 0; o < oc; o++) w[o * kp + kk] = wq[kk * oc + o];
+  const blocks = (oc + 3) >> 2;
+  const packed = new Uint8Array(blocks * (48 + 8 * kp));
+  const dv = new DataView(packed.buffer);
+  for (let b = 0; b < blocks; b++) {
+    const base = b * (48 + 8 * kp);
+    for (let j = 0; j < 4; j++) {
+      const o = b * 4 + j;
+      const ok = o < oc;
+      dv.setFloat32(base + 4 * j, ok ? mul[o] : 0, true);
+      dv.setFloat32(base + 16 + 4 * j, ok ? bias[o] : 0, true);
+      dv.setFloat32(base + 32 + 4 * j, ok ? alpha[o] : 1, true);
+      if (!ok) continue;
+      for (let kk = 0; kk < kp; kk++) dv.setInt16(base + 48 + 2 * (j * kp + kk), w[o * kp + kk], true);
+    }
+  }
+  return {
+    name,
+    kind,
+    kh,
+    kw,
+    stride,
+    oc,
+    ic,
+    zIn: input.zeroPoint,
+    invOut: f(1 / output.scale),
+    zOut: output.zeroPoint,
+    pools: [],
+    packed,
+    w,
+    mul,
+    bias: Float32Array.from(bias),
+    alpha,
+    kp,
+  };
+}
+
+// pools are attached after makeStep (kept out of its long argument list)
+function attachPools(data: NetData, c: Compiled): void {
+  const layers = data.arch.layers;
+  for (const s of c.steps) {
+    if (s.kind === "heads") continue;
+    const i = layers.findIndex((l) => (l.kind === "conv" || l.kind === "dense") && l.name === s.name);
+    for (let j = i + 1; j < layers.length; j++) {
+      const a = layers[j];
+      if (a.kind === "maxpool") s.pools.push({ size: a.size, stride: a.stride, rounding: a.rounding });
+      else if (a.kind === "conv" || a.kind === "dense" || a.kind === "cls" || a.kind === "box" || a.kind === "landmarks") break;
+    }
+  }
+}
+
+function compileNet(data: NetData): Compiled {
+  const c = compile(data);
+  attachPools(data, c);
+  return c;
+}
+
+const poolSide = (n: number, p: Step["pools"][number]) =>
+  (p.rounding === "ceil" ? Math.ceil((n - p.size) / p.stride) : Math.floor((n - p.size) / p.stride)) + 1;
+
+/** Shapes of every step for an h × w input. */
+function shapes(c: Compiled, h: number, w: number) {
+  const out: { h: number; w: number; c: number; oh: number; ow: number; ph: number; pw: number }[] = [];
+  let ch = c.arch.input.channels;
+  for (const s of c.steps) {
+    if (s.kind === "dense" || (s.kind === "heads" && !c.spatial)) {
+      const len = h * w * ch;
+      if (len !== s.ic) {
+        throw new RangeError(
+          `int8 engine (${c.arch.name}): layer ${s.name} wants ${s.ic} inputs, gets ${h}x${w}x${ch} (input must be ${c.arch.input.size}x${c.arch.input.size})`,
+        );
+      }
+      out.push({ h: 1, w: 1, c: len, oh: 1, ow: 1, ph: 1, pw: 1 });
+      h = 1;
+      w = 1;
+    } else {
+      if (h < s.kh || w < s.kw) {
+        throw new RangeError(`int8 engine (${c.arch.name}): input too small at layer ${s.name} (${h}x${w})`);
+      }
+      const oh = Math.floor((h - s.kh) / s.stride) + 1;
+      const ow = Math.floor((w - s.kw) / s.stride) + 1;
+      let ph = oh, pw = ow;
+      for (const p of s.pools) {
+        ph = poolSide(ph, p);
+        pw = poolSide(pw, p);
+      }
+      out.push({ h, w, c: ch, oh, ow, ph, pw });
+      h = ph;
+      w = pw;
+    }
+    ch = s.oc;
+  }
+  return out;
+}
+
+/** Quantises normalised floats (net's channel order) to the input codes. */
+function quantizeNormalized(c: Compiled, x: Float32Array): Uint8Array {
+  const out = new Uint8Array(x.length);
+  const inv = f(1 / c.input.scale);
+  for (let i = 0; i < x.length; i++) out[i] = requant(x[i], inv, c.input.zeroPoint);
+  return out;
+}
+
+function quantizePixels(c: Compiled, pixels: Uint8Array | Float32Array): Uint8Array {
+  const ch = c.arch.input.channels;
+  if (pixels instanceof Uint8Array) {
+    const out = new Uint8Array(pixels.length);
+    for (let i = 0; i < pixels.length; i += ch) {
+      for (let j = 0; j < ch; j++) out[i + j] = c.lut[j * 256 + pixels[i + c.order[j]]];
+    }
+    return out;
+  }
+  const inp = c.arch.input;
+  const x = new Float32Array(pixels.length);
+  for (let i = 0; i < pixels.length; i += ch) {
+    for (let j = 0; j < ch; j++) x[i + j] = f(f(pixels[i + c.order[j]] - inp.mean[j]) * f(inp.scale[j]));
+  }
+  return quantizeNormalized(c, x);
+}
+
+function splitHeads(c: Compiled, rows: Float32Array, n: number, outH: number, outW: number): EngineOutput {
+  const m = n * outH * outW;
+  const out: EngineOutput = { cls: new Float32Array(m), box: new Float32Array(m * 4), outH, outW };
+  const u = c.units;
+  for (const h of c.heads) {
+    if (h.kind === "cls") {
+      for (let i = 0; i < m; i++) out.cls[i] = 1 / (1 + Math.exp(rows[i * u + h.at] - rows[i * u + h.at + 1]));
+    } else {
+      const k = HEAD_UNITS[h.kind];
+      const dst = h.kind === "box" ? out.box : (out.landmarks = new Float32Array(m * k));
+      for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) dst[i * k + j] = rows[i * u + h.at + j];
+    }
+  }
+  return out;
+}
+
+/**
+ * The TypeScript twin of the int8 kernels: the head rows (float32, n × outH ×
+ * outW × units) the engine computes for `n` images of h × w pixels.
+ */
+export function int8Reference(
+  data: NetData,
+  pixels: Uint8Array | Float32Array,
+  n: number,
+  h: number,
+  w: number,
+): { rows: Float32Array; output: EngineOutput } {
+  const c = compileNet(data);
+  const sh = shapes(c, h, w);
+  let x = quantizePixels(c, pixels);
+  let rows = new Float32Array(0);
+  c.steps.forEach((s, si) => {
+    const { h: H, w: W, c: C, oh, ow } = sh[si];
+    const img = H * W * C;
+    const heads = s.kind === "heads";
+    const y = new Uint8Array(n * oh * ow * s.oc);
+    const yf = new Float32Array(heads ? n * oh * ow * s.oc : 0);
+    const kk = s.kh * s.kw * C;
+    const patch = new Int32Array(s.kp);
+    for (let b = 0; b < n; b++) {
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++) {
+          let p = 0;
+          for (let ky = 0; ky < s.kh; ky++) {
+            const row = b * img + ((oy * s.stride + ky) * W + ox * s.stride) * C;
+            for (let j = 0; j < s.kw * C; j++) patch[p++] = x[row + j] - s.zIn;
+          }
+          const at = ((b * oh + oy) * ow + ox) * s.oc;
+          for (let o = 0; o < s.oc; o++) {
+            let acc = 0;
+            for (let k = 0; k < kk; k++) acc += patch[k] * s.w[o * s.kp + k];
+            let v = f(f(f(acc) * s.mul[o]) + s.bias[o]);
+            if (v < 0) v = f(v * s.alpha[o]);
+            if (heads) yf[at + o] = v;
+            else y[at + o] = requant(v, s.invOut, s.zOut);
+          }
+        }
+      }
+    }
+    if (heads) {
+      rows = yf;
+      return;
+    }
+    let cur = y, ph = oh, pw = ow;
+    for (const p of s.pools) {
+      const qh = poolSide(ph, p), qw = poolSide(pw, p);
+      const out = new Uint8Array(n * qh * qw * s.oc);
+      for (let b = 0; b < n; b++) {
+        for (let oy = 0; oy < qh; oy++) {
+          for (let ox = 0; ox < qw; ox++) {
+            for (let ch = 0; ch < s.oc; ch++) {
+              let m = 0;
+              for (let yy = oy * p.stride; yy < Math.min(oy * p.stride + p.size, ph); yy++) {
+                for (let xx = ox * p.stride; xx < Math.min(ox * p.stride + p.size, pw); xx++) {
+                  m = Math.max(m, cur[((b * ph + yy) * pw + xx) * s.oc + ch]);
+                }
+              }
+              out[((b * qh + oy) * qw + ox) * s.oc + ch] = m;
+            }
+          }
+        }
+      }
+      cur = out;
+      ph = qh;
+      pw = qw;
+    }
+    x = cur;
+  });
+  const last = sh[sh.length - 1];
+  return { rows, output: splitHeads(c, rows, n, last.oh, last.ow) };
+}
+
+interface Int8Exports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  convInt8(...args: number[]): void;
+  maxPoolU8(...args: number[]): void;
+  quantizePixelsLut(...args: number[]): void;
+}
+
+let modulePromise: Promise<WebAssembly.Module> | undefined;
+function loadModule(): Promise<WebAssembly.Module> {
+  modulePromise ??= (async () => {
+    const url = new URL("../../kernels/build/engine_int8.wasm", import.meta.url);
+    try {
+      const bytes = typeof Deno !== "undefined"
+        ? await Deno.readFile(url)
+        : new Uint8Array(await (await fetch(url)).arrayBuffer());
+      return await WebAssembly.compile(bytes);
+    } catch (e) {
+      modulePromise = undefined;
+      throw new TypeError(
+        `Cannot load "kernels/build/engine_int8.wasm": ${(e as Error).message} (run deno task build:kernels)`,
+      );
+    }
+  })();
+  return modulePromise;
+}
+
+const al16 = (n: number) => Math.ceil(n / 16) * 16 + 16;
+
+/** An int8 engine: the {@linkcode Engine} interface plus its precision. */
+export interface Int8Engine extends Engine {
+  readonly precision: "int8";
+}
+
+/**
+ * Compiles an int8 NetData (from `loadNetData` of an int8 file or
+ * `quantizeNet`) for the int8 kernels. TypeError when the net has layers the
+ * int8 path lacks ({@linkcode int8Unsupported}).
+ *
+ * @example
+ * ```ts
+ * const rnet = await createInt8Engine(await loadNetData("rnet.int8.mtcnn"));
+ * const { cls } = rnet.run(crops, 256, 24, 24);
+ * ```
+ */
+export async function createInt8Engine(data: NetData): Promise<Int8Engine> {
+  const c = compileNet(data);
+  const instance = await WebAssembly.instantiate(await loadModule(), {});
+  const k = instance.exports as unknown as Int8Exports;
+  let top = al16(k.heapBase());
+  const take = (bytes: number) => {
+    const at = top;
+    top += al16(bytes);
+    return at;
+  };
+  const ensure = (end: number) => {
+    const have = k.memory.buffer.byteLength;
+    if (end > have) k.memory.grow(Math.ceil((end - have) / 65536));
+  };
+  const weightAt = c.steps.map((s) => take(s.packed.length));
+  const lutAt = take(c.lut.length);
+  const orderAt = take(c.order.length);
+  ensure(top);
+  c.steps.forEach((s, i) => new Uint8Array(k.memory.buffer).set(s.packed, weightAt[i]));
+  new Uint8Array(k.memory.buffer).set(c.lut, lutAt);
+  new Uint8Array(k.memory.buffer).set(c.order, orderAt);
+  const heap = top;
+  const maxKp = Math.max(...c.steps.map((s) => s.kp));
+
+  const exec = (
+    input: Uint8Array,
+    raw: boolean,
+    n: number,
+    h: number,
+    w: number,
+    clock?: () => number,
+    times?: LayerTime[],
+  ): EngineOutput => {
+    const sh = shapes(c, h, w);
+    let biggest = n * h * w * c.arch.input.channels;
+    for (let i = 0; i < sh.length - 1; i++) biggest = Math.max(biggest, n * sh[i].oh * sh[i].ow * c.steps[i].oc);
+    const last = sh[sh.length - 1];
+    const rowsBytes = n * last.oh * last.ow * c.units * 4;
+    top = heap;
+    const inAt = take(input.length);
+    const ping = take(biggest);
+    const pong = take(biggest);
+    const patch = take(maxKp * 2);
+    const rowsAt = take(rowsBytes);
+    ensure(top);
+    new Uint8Array(k.memory.buffer).set(input, inAt);
+    let t = clock?.() ?? 0;
+    const mark = (name: string, flops: number) => {
+      if (!clock) return;
+      const now = clock();
+      times!.push({ name, ms: now - t, flops });
+      t = now;
+    };
+    let src = ping;
+    if (raw) {
+      k.quantizePixelsLut(inAt, n * h * w, c.arch.input.channels, lutAt, orderAt, ping);
+    } else src = inAt;
+    mark("quantize", 0);
+    c.steps.forEach((s, i) => {
+      const g = sh[i];
+      const heads = s.kind === "heads";
+      const dst = heads ? rowsAt : src === ping ? pong : ping;
+      k.convInt8(src, n, g.h, g.w, g.c, s.zIn, weightAt[i], s.kh, s.kw, s.stride, s.oc, heads ? 1 : 0, s.invOut, s.zOut, patch, dst);
+      let cur = dst, ph = g.oh, pw = g.ow;
+      for (const p of s.pools) {
+        const qh = poolSide(ph, p), qw = poolSide(pw, p);
+        const to = cur === ping ? pong : ping;
+        k.maxPoolU8(cur, n, ph, pw, s.oc, p.size, p.stride, qh, qw, to);
+        cur = to;
+        ph = qh;
+        pw = qw;
+      }
+      src = cur;
+      mark(s.name + (s.pools.length ? "+pool" : ""), 2 * n * g.oh * g.ow * s.oc * s.kh * s.kw * g.c);
+    });
+    const rows = new Float32Array(k.memory.buffer, rowsAt, rowsBytes / 4).slice();
+    return splitHeads(c, rows, n, last.oh, last.ow);
+  };
+  const flops = (n: number, h: number, w: number) => {
+    const sh = shapes(c, h, w);
+    return c.steps.reduce((a, s, i) => a + 2 * n * sh[i].oh * sh[i].ow * s.oc * s.kh * s.kw * sh[i].c, 0);
+  };
+  return {
+    arch: c.arch,
+    variant: "simd",
+    precision: "int8",
+    run: (pixels, n, h, w) =>
+      pixels instanceof Uint8Array ? exec(pixels, true, n, h, w) : exec(quantizePixels(c, pixels), false, n, h, w),
+    runNormalized: (x, n, h = c.arch.input.size, w = c.arch.input.size) =>
+      exec(quantizeNormalized(c, x), false, n, h, w),
+    profile: (pixels, n, h, w, clock = () => performance.now()) => {
+      const times: LayerTime[] = [];
+      if (pixels instanceof Uint8Array) exec(pixels, true, n, h, w, clock, times);
+      else exec(quantizePixels(c, pixels), false, n, h, w, clock, times);
+      return times;
+    },
+    flops,
+    memoryBytes: () => k.memory.buffer.byteLength,
+  };
+}
