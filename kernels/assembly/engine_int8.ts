@@ -179,6 +179,227 @@ export function convInt8(
   }
 }
 
+// ---------------------------------------------------------------------------
+// Pair layout (the fast path): activations widened to int16 minus the zero
+// point (toI16), weights packed per block of B = 8 or 4 output channels as
+// [mul B f32][bias B f32][alpha B f32] then, for each kernel row ky and each
+// pair j of its kw*c inputs, B x 2 int16 (channel-major: w[o][2j], w[o][2j+1]),
+// zero past the row's end. One i32x4.dot_i16x8_s of a splatted input pair
+// against a weight vector adds 2 products to 4 channels: no horizontal sums.
+// Blocks: 8 wide, a remainder of 1..4 channels one 4-wide block, 5..7 one
+// (padded) 8-wide block. Registers: 8 channels x 4 pixels = 8 accumulators.
+
+/** Bytes of pair-packed weights for kh rows of kw*c inputs and oc outputs. */
+export function pairPackedBytes(kh: i32, kw: i32, c: i32, oc: i32): i32 {
+  const pairs = kh * ((kw * c + 1) >> 1);
+  const full = oc >> 3;
+  const r = oc & 7;
+  let bytes = full * (96 + pairs * 32);
+  if (r > 0 && r <= 4) bytes += 48 + pairs * 16;
+  else if (r > 4) bytes += 96 + pairs * 32;
+  return bytes;
+}
+
+/** Widens count uint8 codes to int16 minus the zero point z. */
+export function toI16(src: usize, count: i32, z: i32, dst: usize): void {
+  const zv = i16x8.splat(<i16>z);
+  let i = 0;
+  for (; i + 8 <= count; i += 8) {
+    v128.store(dst + <usize>(i * 2), i16x8.sub(i16x8.extend_low_i8x16_u(v128.load64_zero(src + <usize>i)), zv));
+  }
+  for (; i < count; i++) store<i16>(dst + <usize>(i * 2), <i16>(<i32>load<u8>(src + <usize>i) - z));
+}
+
+@inline
+function epilogue(
+  acc: v128,
+  wb: usize,
+  off: i32,
+  bw: i32,
+  valid: i32,
+  mode: i32,
+  inv: v128,
+  zo: v128,
+  out: usize,
+): void {
+  if (valid <= 0) return;
+  const o4 = <usize>(off * 4);
+  let y = f32x4.add(
+    f32x4.mul(f32x4.convert_i32x4_s(acc), v128.load(wb + o4)),
+    v128.load(wb + <usize>(bw * 4) + o4),
+  );
+  const neg = f32x4.lt(y, f32x4.splat(0));
+  y = v128.bitselect(f32x4.mul(y, v128.load(wb + <usize>(bw * 8) + o4)), y, neg);
+  if (mode == 0) {
+    const qi = i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(y, inv))), zo);
+    const q16 = i16x8.narrow_i32x4_s(qi, qi);
+    const q8 = i8x16.narrow_i16x8_u(q16, q16);
+    const d = out + <usize>off;
+    if (valid >= 4) v128.store32_lane(d, q8, 0);
+    else {
+      store<u8>(d, i8x16.extract_lane_u(q8, 0));
+      if (valid > 1) store<u8>(d + 1, i8x16.extract_lane_u(q8, 1));
+      if (valid > 2) store<u8>(d + 2, i8x16.extract_lane_u(q8, 2));
+    }
+  } else {
+    const d = out + <usize>(off * 4);
+    if (valid >= 4) v128.store(d, y);
+    else {
+      store<f32>(d, f32x4.extract_lane(y, 0));
+      if (valid > 1) store<f32>(d + 4, f32x4.extract_lane(y, 1));
+      if (valid > 2) store<f32>(d + 8, f32x4.extract_lane(y, 2));
+    }
+  }
+}
+
+/**
+ * Convolution (valid padding) over n images h x w x c of int16 (codes minus
+ * zIn, from toI16) with pair-packed weights; output as convInt8 (mode 0:
+ * uint8 codes, mode 1: float32). A dense layer over n inputs of length K is
+ * h = 1, w = n, c = K, kh = kw = 1, n = 1.
+ */
+export function convPairs(
+  src: usize,
+  n: i32,
+  h: i32,
+  w: i32,
+  c: i32,
+  packed: usize,
+  kh: i32,
+  kw: i32,
+  stride: i32,
+  oc: i32,
+  mode: i32,
+  invOut: f32,
+  zOut: i32,
+  dst: usize,
+): void {
+  const oh = (h - kh) / stride + 1;
+  const ow = (w - kw) / stride + 1;
+  const rowBytes = w * c * 2;
+  const pairsRow = (kw * c + 1) >> 1;
+  const pxBytes = stride * c * 2;
+  const inv = f32x4.splat(invOut);
+  const zo = i32x4.splat(zOut);
+  const elem: i32 = mode == 0 ? 1 : 4;
+  const full = oc >> 3;
+  const r = oc & 7;
+  const blocks = full + (r > 0 ? 1 : 0);
+  const pairs = kh * pairsRow;
+  for (let img = 0; img < n; img++) {
+    const base = src + <usize>(img * h * rowBytes);
+    const obase = dst + <usize>(img * oh * ow * oc * elem);
+    for (let oy = 0; oy < oh; oy++) {
+      const rowBase = base + <usize>(oy * stride * rowBytes);
+      const orow = obase + <usize>(oy * ow * oc * elem);
+      let wb = packed;
+      for (let b = 0; b < blocks; b++) {
+        const bw: i32 = b < full || r > 4 ? 8 : 4;
+        const wts = wb + <usize>(bw * 12);
+        const valid = min(bw, oc - b * 8);
+        const choff = b * 8 * elem;
+        let ox = 0;
+        if (bw == 8) {
+          for (; ox + 4 <= ow; ox += 4) {
+            let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+            let b0 = i32x4.splat(0), b1 = i32x4.splat(0), b2 = i32x4.splat(0), b3 = i32x4.splat(0);
+            let wp = wts;
+            const p0 = rowBase + <usize>(ox * pxBytes);
+            for (let ky = 0; ky < kh; ky++) {
+              let xp = p0 + <usize>(ky * rowBytes);
+              for (let j = 0; j < pairsRow; j++) {
+                const w0 = v128.load(wp);
+                const w1 = v128.load(wp, 16);
+                const x0 = v128.load32_splat(xp);
+                const x1 = v128.load32_splat(xp + <usize>pxBytes);
+                const x2 = v128.load32_splat(xp + <usize>(2 * pxBytes));
+                const x3 = v128.load32_splat(xp + <usize>(3 * pxBytes));
+                a0 = i32x4.add(a0, i32x4.dot_i16x8_s(x0, w0));
+                b0 = i32x4.add(b0, i32x4.dot_i16x8_s(x0, w1));
+                a1 = i32x4.add(a1, i32x4.dot_i16x8_s(x1, w0));
+                b1 = i32x4.add(b1, i32x4.dot_i16x8_s(x1, w1));
+                a2 = i32x4.add(a2, i32x4.dot_i16x8_s(x2, w0));
+                b2 = i32x4.add(b2, i32x4.dot_i16x8_s(x2, w1));
+                a3 = i32x4.add(a3, i32x4.dot_i16x8_s(x3, w0));
+                b3 = i32x4.add(b3, i32x4.dot_i16x8_s(x3, w1));
+                wp += 32;
+                xp += 4;
+              }
+            }
+            const o = orow + <usize>(ox * oc * elem + choff);
+            const step = <usize>(oc * elem);
+            epilogue(a0, wb, 0, 8, valid, mode, inv, zo, o);
+            epilogue(b0, wb, 4, 8, valid - 4, mode, inv, zo, o);
+            epilogue(a1, wb, 0, 8, valid, mode, inv, zo, o + step);
+            epilogue(b1, wb, 4, 8, valid - 4, mode, inv, zo, o + step);
+            epilogue(a2, wb, 0, 8, valid, mode, inv, zo, o + 2 * step);
+            epilogue(b2, wb, 4, 8, valid - 4, mode, inv, zo, o + 2 * step);
+            epilogue(a3, wb, 0, 8, valid, mode, inv, zo, o + 3 * step);
+            epilogue(b3, wb, 4, 8, valid - 4, mode, inv, zo, o + 3 * step);
+          }
+          for (; ox < ow; ox++) {
+            let a0 = i32x4.splat(0), b0 = i32x4.splat(0);
+            let wp = wts;
+            const p0 = rowBase + <usize>(ox * pxBytes);
+            for (let ky = 0; ky < kh; ky++) {
+              let xp = p0 + <usize>(ky * rowBytes);
+              for (let j = 0; j < pairsRow; j++) {
+                const x0 = v128.load32_splat(xp);
+                a0 = i32x4.add(a0, i32x4.dot_i16x8_s(x0, v128.load(wp)));
+                b0 = i32x4.add(b0, i32x4.dot_i16x8_s(x0, v128.load(wp, 16)));
+                wp += 32;
+                xp += 4;
+              }
+            }
+            const o = orow + <usize>(ox * oc * elem + choff);
+            epilogue(a0, wb, 0, 8, valid, mode, inv, zo, o);
+            epilogue(b0, wb, 4, 8, valid - 4, mode, inv, zo, o);
+          }
+        } else {
+          for (; ox + 4 <= ow; ox += 4) {
+            let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+            let wp = wts;
+            const p0 = rowBase + <usize>(ox * pxBytes);
+            for (let ky = 0; ky < kh; ky++) {
+              let xp = p0 + <usize>(ky * rowBytes);
+              for (let j = 0; j < pairsRow; j++) {
+                const w0 = v128.load(wp);
+                a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load32_splat(xp), w0));
+                a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load32_splat(xp + <usize>pxBytes), w0));
+                a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load32_splat(xp + <usize>(2 * pxBytes)), w0));
+                a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load32_splat(xp + <usize>(3 * pxBytes)), w0));
+                wp += 16;
+                xp += 4;
+              }
+            }
+            const o = orow + <usize>(ox * oc * elem + choff);
+            const step = <usize>(oc * elem);
+            epilogue(a0, wb, 0, 4, valid, mode, inv, zo, o);
+            epilogue(a1, wb, 0, 4, valid, mode, inv, zo, o + step);
+            epilogue(a2, wb, 0, 4, valid, mode, inv, zo, o + 2 * step);
+            epilogue(a3, wb, 0, 4, valid, mode, inv, zo, o + 3 * step);
+          }
+          for (; ox < ow; ox++) {
+            let a0 = i32x4.splat(0);
+            let wp = wts;
+            const p0 = rowBase + <usize>(ox * pxBytes);
+            for (let ky = 0; ky < kh; ky++) {
+              let xp = p0 + <usize>(ky * rowBytes);
+              for (let j = 0; j < pairsRow; j++) {
+                a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load32_splat(xp), v128.load(wp)));
+                wp += 16;
+                xp += 4;
+              }
+            }
+            epilogue(a0, wb, 0, 4, valid, mode, inv, zo, orow + <usize>(ox * oc * elem + choff));
+          }
+        }
+        wb = wts + <usize>(pairs * bw * 4);
+      }
+    }
+  }
+}
+
 /**
  * Max pooling of n images h x w x c uint8 to oh x ow (windows size x size,
  * step stride, clipped at the bottom/right edge: Caffe's ceil rounding).

@@ -38,7 +38,7 @@ interface Step {
   invOut: number;
   zOut: number;
   pools: { size: number; stride: number; rounding: "ceil" | "floor" }[];
-  /** Packed weights (engine layout). */
+  /** Pair-packed weights (the kernel's layout). */
   packed: Uint8Array;
   /** The same as numbers, for the twin. */
   w: Int16Array; // [oc][kp]
@@ -185,21 +185,7 @@ function makeStep(
   const kp = (k + 7) & ~7;
   const w = new Int16Array(oc * kp);
   for (let kk = 0; kk < k; kk++) for (let o = 0; o < oc; o++) w[o * kp + kk] = wq[kk * oc + o];
-  const blocks = (oc + 3) >> 2;
-  const packed = new Uint8Array(blocks * (48 + 8 * kp));
-  const dv = new DataView(packed.buffer);
-  for (let b = 0; b < blocks; b++) {
-    const base = b * (48 + 8 * kp);
-    for (let j = 0; j < 4; j++) {
-      const o = b * 4 + j;
-      const ok = o < oc;
-      dv.setFloat32(base + 4 * j, ok ? mul[o] : 0, true);
-      dv.setFloat32(base + 16 + 4 * j, ok ? bias[o] : 0, true);
-      dv.setFloat32(base + 32 + 4 * j, ok ? alpha[o] : 1, true);
-      if (!ok) continue;
-      for (let kk = 0; kk < kp; kk++) dv.setInt16(base + 48 + 2 * (j * kp + kk), w[o * kp + kk], true);
-    }
-  }
+  const packed = packPairs(wq, kind === "dense" ? 1 : kh, kind === "dense" ? k : kw * ic, oc, mul, bias, alpha);
   return {
     name,
     kind,
@@ -219,6 +205,56 @@ function makeStep(
     alpha,
     kp,
   };
+}
+
+/**
+ * Packs int8 weights (HWIO, k = ky * rowLen + t) for convPairs: blocks of 8
+ * output channels (a remainder of 1..4: one 4-wide block), each [mul][bias]
+ * [alpha] then per kernel row and input pair the block's channels × 2 int16.
+ */
+export function packPairs(
+  wq: Int8Array,
+  kh: number,
+  rowLen: number,
+  oc: number,
+  mul: Float32Array,
+  bias: Float32Array,
+  alpha: Float32Array,
+): Uint8Array {
+  const pairsRow = (rowLen + 1) >> 1;
+  const pairs = kh * pairsRow;
+  const full = oc >> 3;
+  const r = oc & 7;
+  const widths = Array.from({ length: full }, () => 8);
+  if (r > 0) widths.push(r <= 4 ? 4 : 8);
+  const total = widths.reduce((a, bw) => a + bw * 12 + pairs * bw * 4, 0);
+  const out = new Uint8Array(total + 16);
+  const dv = new DataView(out.buffer);
+  let at = 0;
+  widths.forEach((bw, b) => {
+    for (let j = 0; j < bw; j++) {
+      const o = b * 8 + j;
+      const ok = o < oc;
+      dv.setFloat32(at + 4 * j, ok ? mul[o] : 0, true);
+      dv.setFloat32(at + bw * 4 + 4 * j, ok ? bias[o] : 0, true);
+      dv.setFloat32(at + bw * 8 + 4 * j, ok ? alpha[o] : 1, true);
+    }
+    at += bw * 12;
+    for (let ky = 0; ky < kh; ky++) {
+      for (let p = 0; p < pairsRow; p++) {
+        for (let j = 0; j < bw; j++) {
+          const o = b * 8 + j;
+          for (let e = 0; e < 2; e++) {
+            const t = 2 * p + e;
+            const v = o < oc && t < rowLen ? wq[(ky * rowLen + t) * oc + o] : 0;
+            dv.setInt16(at, v, true);
+            at += 2;
+          }
+        }
+      }
+    }
+  });
+  return out.subarray(0, total);
 }
 
 // pools are attached after makeStep (kept out of its long argument list)
@@ -400,6 +436,8 @@ interface Int8Exports {
   memory: WebAssembly.Memory;
   heapBase(): number;
   convInt8(...args: number[]): void;
+  convPairs(...args: number[]): void;
+  toI16(src: number, count: number, z: number, dst: number): void;
   maxPoolU8(...args: number[]): void;
   quantizePixelsLut(...args: number[]): void;
 }
@@ -463,7 +501,6 @@ export async function createInt8Engine(data: NetData): Promise<Int8Engine> {
   new Uint8Array(k.memory.buffer).set(c.lut, lutAt);
   new Uint8Array(k.memory.buffer).set(c.order, orderAt);
   const heap = top;
-  const maxKp = Math.max(...c.steps.map((s) => s.kp));
 
   const exec = (
     input: Uint8Array,
@@ -483,7 +520,7 @@ export async function createInt8Engine(data: NetData): Promise<Int8Engine> {
     const inAt = take(input.length);
     const ping = take(biggest);
     const pong = take(biggest);
-    const patch = take(maxKp * 2);
+    const wide = take(2 * biggest + 16);
     const rowsAt = take(rowsBytes);
     ensure(top);
     new Uint8Array(k.memory.buffer).set(input, inAt);
@@ -503,7 +540,10 @@ export async function createInt8Engine(data: NetData): Promise<Int8Engine> {
       const g = sh[i];
       const heads = s.kind === "heads";
       const dst = heads ? rowsAt : src === ping ? pong : ping;
-      k.convInt8(src, n, g.h, g.w, g.c, s.zIn, weightAt[i], s.kh, s.kw, s.stride, s.oc, heads ? 1 : 0, s.invOut, s.zOut, patch, dst);
+      k.toI16(src, n * g.h * g.w * g.c, s.zIn, wide);
+      const flat = g.h === 1 && g.w === 1 && s.kh === 1 && s.kw === 1; // dense: the batch is one row
+      if (flat) k.convPairs(wide, 1, 1, n, g.c, weightAt[i], 1, 1, 1, s.oc, heads ? 1 : 0, s.invOut, s.zOut, dst);
+      else k.convPairs(wide, n, g.h, g.w, g.c, weightAt[i], s.kh, s.kw, s.stride, s.oc, heads ? 1 : 0, s.invOut, s.zOut, dst);
       let cur = dst, ph = g.oh, pw = g.ow;
       for (const p of s.pools) {
         const qh = poolSide(ph, p), qw = poolSide(pw, p);
