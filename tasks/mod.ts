@@ -83,4 +83,8 @@ export const TASKS: Record<string, TaskEntry> = {
     description: "Detect faces (boxes, scores, 5 landmarks) in images with the MTCNN cascade",
     load: () => import("./detect.ts"),
   },
+  "quantize": {
+    description: "Int8 post-training quantisation of a .mtcnn net (calibration on shard datasets)",
+    load: () => import("./quantize.ts"),
+  },
 };

@@ -444,3 +444,56 @@ export async function readSamples(dirs: string[], count: number, seed = 1): Prom
   for await (const b of readBatches(dirs, { batchSize: count, seed })) return b;
   throw new RangeError(`no samples in ${dirs.join(", ")}`);
 }
+
+/** One candidate of {@linkcode ptq}: a calibration method and its validation metrics. */
+export interface PtqCandidate {
+  method: string;
+  metrics: QuantMetrics;
+  net: NetData;
+}
+
+/** What {@linkcode ptq} returns. */
+export interface PtqResult {
+  /** The chosen quantised net (lowest cls loss + offset loss on the validation samples). */
+  net: NetData;
+  fp32: QuantMetrics;
+  candidates: PtqCandidate[];
+}
+
+/**
+ * Post-training quantisation with each of `methods`, evaluated (fake-quant)
+ * on `val`; picks the lowest cls loss + offset loss.
+ *
+ * @example
+ * ```ts
+ * const r = ptq(data, await readSamples(["/tmp/p12"], 2048), await readSamples(["/tmp/p12val"], 1000));
+ * await saveNet("pnet.int8.mtcnn", r.net);
+ * ```
+ */
+export function ptq(
+  data: NetData,
+  calib: Pick<Batch, "pixels" | "count" | "size">,
+  val: Pick<Batch, "pixels" | "labels" | "boxes" | "count" | "size">,
+  methods: CalibrateOptions[] = [{ method: "minmax" }, { method: "percentile", percentile: 99.99 }],
+): PtqResult {
+  if (calib.size !== data.arch.input.size || val.size !== data.arch.input.size) {
+    throw new RangeError(
+      `ptq(${data.arch.name}): samples are ${calib.size}/${val.size} px, the net wants ${data.arch.input.size} px`,
+    );
+  }
+  const fp32 = evaluateSim(data, val);
+  const candidates = methods.map((m) => {
+    const net = quantizeNet(data, calib, m);
+    return { method: net.quant!.method!, net, metrics: evaluateSim(net, val, net.quant!.activations) };
+  });
+  const score = (m: QuantMetrics) => m.clsLoss + m.offsetLoss;
+  const best = candidates.reduce((a, b) => (score(b.metrics) < score(a.metrics) ? b : a));
+  return { net: best.net, fp32, candidates };
+}
+
+/** Bytes of the parameter tensors in a net's weights file (float32 4, int8 1 per value). */
+export function weightBytes(data: NetData): number {
+  let n = 0;
+  for (const [name, v] of Object.entries(data.params)) n += data.quant?.weights[name] ? v.length : 4 * v.length;
+  return n;
+}
