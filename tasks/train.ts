@@ -227,14 +227,16 @@ class StepLine {
   #started = 0;
   #samples = 0;
   #shown = false;
+  #firstStep = 0;
   constructor(readonly net: string) {}
 
   step(p: StepProgress) {
-    if (p.step === 1 || this.#started === 0) {
+    // the rate counts the steps after the first one seen in this epoch
+    if (this.#started === 0) {
       this.#started = performance.now();
       this.#samples = 0;
-    }
-    this.#samples += p.samples;
+      this.#firstStep = p.step;
+    } else this.#samples += p.samples;
     if (!this.#tty) return;
     const now = performance.now();
     if (now - this.#last < 100 && p.step !== p.steps) return;
@@ -243,14 +245,13 @@ class StepLine {
     const rate = secs > 0 ? this.#samples / secs : 0;
     const width = 20;
     const done = Math.min(width, Math.round((width * p.step) / p.steps));
-    const eta = rate > 0
-      ? formatDuration(((p.steps - p.step) * (this.#samples / p.step)) / rate)
-      : "?";
+    const perStep = this.#samples / Math.max(1, p.step - this.#firstStep);
+    const eta = rate > 0 ? formatDuration(((p.steps - p.step) * perStep) / rate) : "?";
     const text =
       `${this.net} ${p.epoch + 1}/${p.epochs} [${"#".repeat(done)}${
         "-".repeat(width - done)
       }] ${p.step}/${p.steps}  loss ${p.meanLoss.toFixed(4)}  acc ${p.meanAcc.toFixed(4)}  ` +
-      `${rate.toFixed(0)} samples/s  ETA ${eta}`;
+      `${rate > 0 ? rate.toFixed(0) : "-"} samples/s  ETA ${eta}`;
     Deno.stderr.writeSync(this.#enc.encode(`\r\x1b[2K${text}`));
     this.#shown = true;
   }
