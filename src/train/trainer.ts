@@ -33,7 +33,13 @@ import { type NetArch, onetArch, pnetArch, rnetArch, validateArch } from "../net
 import type { BackendName } from "../nets/backend.ts";
 import { randomNetData } from "../nets/net.ts";
 import { encodeWeights, loadNetData } from "../nets/weights_io.ts";
-import { epochPlan, openDatasets, readBatches } from "../data/shards.ts";
+import {
+  type Batch,
+  epochPlan,
+  openDatasets,
+  readBatches,
+  type ReadOptions,
+} from "../data/shards.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../io/mod.ts";
 import { Rng } from "../util/random.ts";
 import { type AugmentConfig, augmentTargets, planAugment, resolveAugment } from "./augment.ts";
@@ -52,6 +58,7 @@ import {
 } from "./metrics.ts";
 import { Adam, type AdamConfig, DEFAULT_ADAM, defaultMilestones, lrAt } from "./optimizer.ts";
 import { DataParallel } from "./parallel.ts";
+import { BatchReader } from "./reader.ts";
 
 /** The three MTCNN nets. */
 export type NetName = "pnet" | "rnet" | "onet";
@@ -253,6 +260,8 @@ export interface TrainOptions {
   onEpoch?: (r: EpochRecord & { seconds: number; best: boolean }) => void;
   /** Write the learning-curve PNG every epoch (default true). */
   plot?: boolean;
+  /** Read batches ahead on a worker (default true; false: on the calling thread). */
+  reader?: boolean;
 }
 
 /** What {@linkcode train} returns. */
@@ -373,6 +382,15 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     workers: opts.workers ?? 1,
     backend: opts.backend ?? "wasm",
   });
+  let reader: BatchReader | undefined;
+  try {
+    if (opts.reader ?? true) reader = await BatchReader.start();
+  } catch (e) {
+    dp.close();
+    throw e;
+  }
+  const read = (dirs: string[], o: ReadOptions) =>
+    reader ? reader.batches(dirs, o) : readBatches(dirs, o);
   const hasLandmarks = cfg.arch.layers.some((l) => l.kind === "landmarks");
   const schedule = { lr: cfg.lr, milestones: cfg.lrSteps, gamma: cfg.lrGamma };
   const save = async (epoch: number, step: number) => {
@@ -410,7 +428,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       const skip = epoch === epoch0 ? step0 : 0;
       if (skip === 0) state.sums = emptyTrainSums();
       let step = 0;
-      const batches = readBatches(cfg.trainData, {
+      const batches = read(cfg.trainData, {
         batchSize: cfg.batchSize,
         seed: cfg.seed,
         epoch,
@@ -472,7 +490,12 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
           return result("interrupted", epoch, step);
         }
       }
-      const valMetrics = await evaluate(dp, cfg.valData, cfg.loss, cfg.batchSize, hasLandmarks);
+      const valMetrics = await evaluate(
+        dp,
+        read(cfg.valData, { batchSize: cfg.batchSize, seed: 0, shuffle: false }),
+        cfg.loss,
+        hasLandmarks,
+      );
       const record: EpochRecord = {
         epoch: epoch + 1,
         lr,
@@ -498,6 +521,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     return result("done", cfg.epochs, 0);
   } finally {
     dp.close();
+    reader?.close();
   }
 }
 
@@ -544,18 +568,22 @@ export function firstDifference(a: unknown, b: unknown, path = ""): string | und
 }
 
 /**
- * Validation metrics of the current parameters over every sample of `dirs`
- * once, in file order (no OHEM, no augmentation).
+ * Validation metrics of the current parameters over `batches` (the trainer
+ * passes every validation sample once, in file order: no OHEM, no augmentation).
+ *
+ * @example
+ * ```ts
+ * const m = await evaluate(dp, readBatches(["data/pnet/val"], { batchSize: 256, seed: 0, shuffle: false }), lossCfg, false);
+ * ```
  */
 export async function evaluate(
   dp: DataParallel,
-  dirs: string[],
+  batches: AsyncIterable<Batch>,
   loss: LossConfig,
-  batchSize: number,
   hasLandmarks: boolean,
 ): Promise<EvalMetrics> {
   const acc = new MetricsAccumulator(loss, hasLandmarks);
-  for await (const b of readBatches(dirs, { batchSize, seed: 0, shuffle: false })) {
+  for await (const b of batches) {
     acc.add(await dp.forward(b.pixels, b.count, false), b);
   }
   return acc.result();
