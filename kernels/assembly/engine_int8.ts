@@ -1,6 +1,6 @@
 // Int8 inference kernels for MTCNN-shaped nets (v128 SIMD, plain: no relaxed
 // instructions, so the float requantisation is bit-identical to the TS twin
-// in src/optimize/int8_reference.ts).
+// (int8Reference in src/deploy/engine_int8.ts).
 //
 // Arithmetic (per output value o of a convolution or dense layer):
 //   acc   = sum_k (x_k - zIn) * w[o][k]          int32 (x uint8, w int8)
@@ -10,177 +10,18 @@
 //   or y is written as float32                   (mode 1: the heads)
 // PReLU runs in the dequantised (float) domain, one multiply per value.
 //
-// Layouts:
-//   activations  NHWC uint8, channels exact.
-//   weights      packed by convPackInt8 (host side): blocks of 4 output
-//                channels; each block [mul 4 f32][bias 4 f32][alpha 4 f32]
-//                then 4 rows of Kp int16 (one per channel, K = kh*kw*c in
-//                HWIO order, zero past K; Kp = K rounded up to 8).
-//   patch        scratch of Kp int16: one output pixel's receptive field
-//                minus zIn, zeros past K.
-// The inner loop is i32x4.dot_i16x8_s: 8 products, 4 partial sums, per
-// instruction, for 4 channels at once against one patch.
-// Every region carries 16 bytes of slack (vector tails).
+// Layouts: activations NHWC uint8 codes, channels exact; a convolution
+// reads them widened to int16 minus the zero point (toI16); weights are
+// pair-packed (see below). Every region carries 16 bytes of slack (vector
+// tails).
 
 /** First byte free for the caller's regions. */
 export function heapBase(): usize {
   return __heap_base;
 }
 
-/** Bytes of the packed weights of a convolution with K inputs and oc outputs. */
-export function packedBytesInt8(k: i32, oc: i32): i32 {
-  const kp = (k + 7) & ~7;
-  const blocks = (oc + 3) >> 2;
-  return blocks * (48 + 4 * kp * 2);
-}
-
-// Gathers one output pixel's patch (kh rows of kw*c bytes) minus zIn into
-// int16 at `patch`, zero-filled up to kp.
-@inline
-function gatherPatch(
-  src: usize,
-  rowBytes: i32,
-  rowLen: i32,
-  kh: i32,
-  zIn: i32,
-  patch: usize,
-  kp: i32,
-): void {
-  const zv = i16x8.splat(<i16>zIn);
-  let p = patch;
-  for (let ky = 0; ky < kh; ky++) {
-    const row = src + <usize>(ky * rowBytes);
-    let j = 0;
-    for (; j + 8 <= rowLen; j += 8) {
-      const v = v128.load64_zero(row + <usize>j);
-      v128.store(p, i16x8.sub(i16x8.extend_low_i8x16_u(v), zv));
-      p += 16;
-    }
-    for (; j < rowLen; j++) {
-      store<i16>(p, <i16>(<i32>load<u8>(row + <usize>j) - zIn));
-      p += 2;
-    }
-  }
-  const end = patch + <usize>(kp * 2);
-  while (p < end) {
-    store<i16>(p, 0);
-    p += 2;
-  }
-}
-
-/**
- * Convolution (valid padding) over n images of h x w x c uint8 (zero point
- * zIn) with packed int8 weights, writing oh x ow x oc: uint8 (mode 0, scale
- * 1 / invOut, zero point zOut) or float32 (mode 1). A dense layer is h = w =
- * kh = kw = 1 with c = its input length.
- */
-export function convInt8(
-  src: usize,
-  n: i32,
-  h: i32,
-  w: i32,
-  c: i32,
-  zIn: i32,
-  packed: usize,
-  kh: i32,
-  kw: i32,
-  stride: i32,
-  oc: i32,
-  mode: i32,
-  invOut: f32,
-  zOut: i32,
-  patch: usize,
-  dst: usize,
-): void {
-  const oh = (h - kh) / stride + 1;
-  const ow = (w - kw) / stride + 1;
-  const k = kh * kw * c;
-  const kp = (k + 7) & ~7;
-  const rowBytes = w * c;
-  const rowLen = kw * c;
-  const blocks = (oc + 3) >> 2;
-  const blockBytes = 48 + 8 * kp;
-  const inv = f32x4.splat(invOut);
-  const zo = i32x4.splat(zOut);
-  const zero = f32x4.splat(0);
-  const outElem: i32 = mode == 0 ? 1 : 4;
-  for (let img = 0; img < n; img++) {
-    const base = src + <usize>(img * h * w * c);
-    let out = dst + <usize>(img * oh * ow * oc * outElem);
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        gatherPatch(
-          base + <usize>((oy * stride) * rowBytes + ox * stride * c),
-          rowBytes,
-          rowLen,
-          kh,
-          zIn,
-          patch,
-          kp,
-        );
-        let wb = packed;
-        for (let b = 0; b < blocks; b++) {
-          const w0 = wb + 48;
-          const w1 = w0 + <usize>(kp * 2);
-          const w2 = w1 + <usize>(kp * 2);
-          const w3 = w2 + <usize>(kp * 2);
-          let a0 = i32x4.splat(0);
-          let a1 = i32x4.splat(0);
-          let a2 = i32x4.splat(0);
-          let a3 = i32x4.splat(0);
-          for (let j = 0; j < kp * 2; j += 16) {
-            const x = v128.load(patch + <usize>j);
-            a0 = i32x4.add(a0, i32x4.dot_i16x8_s(x, v128.load(w0 + <usize>j)));
-            a1 = i32x4.add(a1, i32x4.dot_i16x8_s(x, v128.load(w1 + <usize>j)));
-            a2 = i32x4.add(a2, i32x4.dot_i16x8_s(x, v128.load(w2 + <usize>j)));
-            a3 = i32x4.add(a3, i32x4.dot_i16x8_s(x, v128.load(w3 + <usize>j)));
-          }
-          // transpose-add: lane i = sum of a_i's lanes
-          const t0 = i32x4.add(
-            v128.shuffle<i32>(a0, a1, 0, 4, 1, 5),
-            v128.shuffle<i32>(a0, a1, 2, 6, 3, 7),
-          ); // a0(0+2), a1(0+2), a0(1+3), a1(1+3)
-          const t1 = i32x4.add(
-            v128.shuffle<i32>(a2, a3, 0, 4, 1, 5),
-            v128.shuffle<i32>(a2, a3, 2, 6, 3, 7),
-          );
-          const acc = i32x4.add(
-            v128.shuffle<i32>(t0, t1, 0, 1, 4, 5),
-            v128.shuffle<i32>(t0, t1, 2, 3, 6, 7),
-          );
-          let y = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(acc), v128.load(wb)), v128.load(wb, 16));
-          const neg = f32x4.lt(y, zero);
-          y = v128.bitselect(f32x4.mul(y, v128.load(wb, 32)), y, neg);
-          const valid = min(4, oc - b * 4);
-          if (mode == 0) {
-            const qi = i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(y, inv))), zo);
-            const q16 = i16x8.narrow_i32x4_s(qi, qi);
-            const q8 = i8x16.narrow_i16x8_u(q16, q16);
-            if (valid == 4) v128.store32_lane(out, q8, 0);
-            else {
-              store<u8>(out, i8x16.extract_lane_u(q8, 0));
-              if (valid > 1) store<u8>(out + 1, i8x16.extract_lane_u(q8, 1));
-              if (valid > 2) store<u8>(out + 2, i8x16.extract_lane_u(q8, 2));
-            }
-            out += <usize>valid;
-          } else {
-            if (valid == 4) v128.store(out, y);
-            else {
-              store<f32>(out, f32x4.extract_lane(y, 0));
-              if (valid > 1) store<f32>(out + 4, f32x4.extract_lane(y, 1));
-              if (valid > 2) store<f32>(out + 8, f32x4.extract_lane(y, 2));
-            }
-            out += <usize>(valid * 4);
-          }
-          wb += <usize>blockBytes;
-        }
-      }
-    }
-  }
-}
-
 // ---------------------------------------------------------------------------
-// Pair layout (the fast path): activations widened to int16 minus the zero
+// Pair layout: activations widened to int16 minus the zero
 // point (toI16), weights packed per block of B = 8 or 4 output channels as
 // [mul B f32][bias B f32][alpha B f32] then, for each kernel row ky and each
 // pair j of its kw*c inputs, B x 2 int16 (channel-major: w[o][2j], w[o][2j+1]),

@@ -40,7 +40,7 @@ interface Step {
   pools: { size: number; stride: number; rounding: "ceil" | "floor" }[];
   /** Pair-packed weights (the kernel's layout). */
   packed: Uint8Array;
-  /** The same as numbers, for the twin. */
+  /** The int8 weights as [oc][kp] int16, for the twin. */
   w: Int16Array; // [oc][kp]
   mul: Float32Array;
   bias: Float32Array;
@@ -283,6 +283,11 @@ const poolSide = (n: number, p: Step["pools"][number]) =>
 /** Shapes of every step for an h × w input. */
 function shapes(c: Compiled, h: number, w: number) {
   const out: { h: number; w: number; c: number; oh: number; ow: number; ph: number; pw: number }[] = [];
+  const size = c.arch.input.size;
+  if (!c.spatial && (h !== size || w !== size)) {
+    throw new RangeError(`int8 engine (${c.arch.name}): input must be ${size}x${size}, got ${h}x${w}`);
+  }
+  if (!(h >= 1 && w >= 1)) throw new RangeError(`int8 engine (${c.arch.name}): empty input ${h}x${w}`);
   let ch = c.arch.input.channels;
   for (const s of c.steps) {
     if (s.kind === "dense" || (s.kind === "heads" && !c.spatial)) {
@@ -435,7 +440,6 @@ export function int8Reference(
 interface Int8Exports {
   memory: WebAssembly.Memory;
   heapBase(): number;
-  convInt8(...args: number[]): void;
   convPairs(...args: number[]): void;
   toI16(src: number, count: number, z: number, dst: number): void;
   maxPoolU8(...args: number[]): void;
@@ -512,6 +516,11 @@ export async function createInt8Engine(data: NetData): Promise<Int8Engine> {
     times?: LayerTime[],
   ): EngineOutput => {
     const sh = shapes(c, h, w);
+    if (input.length !== n * h * w * c.arch.input.channels) {
+      throw new RangeError(
+        `int8 engine (${c.arch.name}): input has ${input.length} values, want ${n}x${h}x${w}x${c.arch.input.channels}`,
+      );
+    }
     let biggest = n * h * w * c.arch.input.channels;
     for (let i = 0; i < sh.length - 1; i++) biggest = Math.max(biggest, n * sh[i].oh * sh[i].ow * c.steps[i].oc);
     const last = sh[sh.length - 1];
