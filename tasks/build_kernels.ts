@@ -47,6 +47,7 @@ export const KERNEL_BUILDS: readonly KernelBuild[] = [
   { name: "engine", source: "engine.ts", features: ["simd"] },
   { name: "engine_relaxed", source: "engine.ts", features: ["simd", "relaxed-simd"] },
   { name: "engine_int8", source: "engine_int8.ts", features: ["simd"] },
+  { name: "engine_int8_relaxed", source: "engine_int8.ts", features: ["simd", "relaxed-simd"] },
   { name: "grad", source: "grad.ts", features: ["simd"], importMemory: true },
   {
     name: "grad_relaxed",

@@ -6,6 +6,7 @@ import { forwardSim, quantizeNet } from "../src/optimize/mod.ts";
 import { createEngine } from "../src/deploy/engine.ts";
 import { createInt8Engine, int8Reference, int8Unsupported } from "../src/deploy/engine_int8.ts";
 import { Rng } from "../src/util/random.ts";
+import { relaxedSimdSupported } from "../kernels/mod.ts";
 
 function pixels(count: number, seed: number): Uint8Array {
   const rng = new Rng(seed);
@@ -13,10 +14,10 @@ function pixels(count: number, seed: number): Uint8Array {
 }
 
 /** A random net quantised on random crops of its input size, through the weights file. */
-function int8Net(arch: NetArch, seed: number) {
+function int8Net(arch: NetArch, seed: number, bits: 7 | 8 = 8) {
   const data = randomNetData(arch, seed);
   const s = arch.input.size;
-  const q = quantizeNet(data, { pixels: pixels(s * s * 3 * 16, seed + 1), count: 16, size: s });
+  const q = quantizeNet(data, { pixels: pixels(s * s * 3 * 16, seed + 1), count: 16, size: s }, { bits });
   return { data, q: decodeWeights(encodeWeights(q)) };
 }
 
@@ -58,6 +59,27 @@ Deno.test("int8 engine agrees with the fake-quantised float simulation (cls and 
         assert(maxAbsDiff(sim.landmarks, out.landmarks!.subarray(b * m * 10, (b + 1) * m * 10)) < 0.02, label);
       }
     }
+  }
+});
+
+Deno.test("int8 engine, 7-bit activations (i8 quad kernels): plain and relaxed builds equal the twin bit for bit and the simulation within 0.02", async () => {
+  for (const [label, arch, n, h, w] of CASES) {
+    const { q } = int8Net(arch, 8, 7);
+    assertEquals(q.quant!.bits, 7, "bits survive the file");
+    const px = pixels(n * h * w * 3, 31);
+    const ref = int8Reference(q, px, n, h, w).output;
+    assert(ref.cls.length > 0);
+    const builds = relaxedSimdSupported() ? [false, true] : [false];
+    for (const relaxedSimd of builds) {
+      const eng = await createInt8Engine(q, { relaxedSimd });
+      const out = eng.run(px, n, h, w);
+      assertEquals(Array.from(out.cls), Array.from(ref.cls), `${label} ${eng.variant} cls`);
+      assertEquals(Array.from(out.box), Array.from(ref.box), `${label} ${eng.variant} box`);
+    }
+    const per = h * w * 3;
+    const sim = forwardSim(q, px.subarray(0, per), h, w, { activations: q.quant!.activations, bits: 7 });
+    assert(maxAbsDiff(sim.cls, ref.cls.subarray(0, sim.cls.length)) < 0.02, `${label} sim cls`);
+    assert(maxAbsDiff(sim.box, ref.box.subarray(0, sim.box.length)) < 0.02, `${label} sim box`);
   }
 });
 

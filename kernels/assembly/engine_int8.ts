@@ -61,6 +61,7 @@ function epilogue(
   mode: i32,
   inv: v128,
   zo: v128,
+  maxCode: v128,
   out: usize,
 ): void {
   if (valid <= 0) return;
@@ -74,7 +75,7 @@ function epilogue(
   if (mode == 0) {
     const qi = i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(y, inv))), zo);
     const q16 = i16x8.narrow_i32x4_s(qi, qi);
-    const q8 = i8x16.narrow_i16x8_u(q16, q16);
+    const q8 = i8x16.min_u(i8x16.narrow_i16x8_u(q16, q16), maxCode);
     const d = out + <usize>off;
     if (valid >= 4) v128.store32_lane(d, q8, 0);
     else {
@@ -113,8 +114,10 @@ export function convPairs(
   mode: i32,
   invOut: f32,
   zOut: i32,
+  maxCode: i32,
   dst: usize,
 ): void {
+  const mc = i8x16.splat(<i8>maxCode);
   const oh = (h - kh) / stride + 1;
   const ow = (w - kw) / stride + 1;
   const rowBytes = w * c * 2;
@@ -169,14 +172,14 @@ export function convPairs(
             }
             const o = orow + <usize>(ox * oc * elem + choff);
             const step = <usize>(oc * elem);
-            epilogue(a0, wb, 0, 8, valid, mode, inv, zo, o);
-            epilogue(b0, wb, 4, 8, valid - 4, mode, inv, zo, o);
-            epilogue(a1, wb, 0, 8, valid, mode, inv, zo, o + step);
-            epilogue(b1, wb, 4, 8, valid - 4, mode, inv, zo, o + step);
-            epilogue(a2, wb, 0, 8, valid, mode, inv, zo, o + 2 * step);
-            epilogue(b2, wb, 4, 8, valid - 4, mode, inv, zo, o + 2 * step);
-            epilogue(a3, wb, 0, 8, valid, mode, inv, zo, o + 3 * step);
-            epilogue(b3, wb, 4, 8, valid - 4, mode, inv, zo, o + 3 * step);
+            epilogue(a0, wb, 0, 8, valid, mode, inv, zo, mc, o);
+            epilogue(b0, wb, 4, 8, valid - 4, mode, inv, zo, mc, o);
+            epilogue(a1, wb, 0, 8, valid, mode, inv, zo, mc, o + step);
+            epilogue(b1, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + step);
+            epilogue(a2, wb, 0, 8, valid, mode, inv, zo, mc, o + 2 * step);
+            epilogue(b2, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + 2 * step);
+            epilogue(a3, wb, 0, 8, valid, mode, inv, zo, mc, o + 3 * step);
+            epilogue(b3, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + 3 * step);
           }
           for (; ox < ow; ox++) {
             let a0 = i32x4.splat(0), b0 = i32x4.splat(0);
@@ -193,8 +196,8 @@ export function convPairs(
               }
             }
             const o = orow + <usize>(ox * oc * elem + choff);
-            epilogue(a0, wb, 0, 8, valid, mode, inv, zo, o);
-            epilogue(b0, wb, 4, 8, valid - 4, mode, inv, zo, o);
+            epilogue(a0, wb, 0, 8, valid, mode, inv, zo, mc, o);
+            epilogue(b0, wb, 4, 8, valid - 4, mode, inv, zo, mc, o);
           }
         } else {
           for (; ox + 4 <= ow; ox += 4) {
@@ -215,10 +218,10 @@ export function convPairs(
             }
             const o = orow + <usize>(ox * oc * elem + choff);
             const step = <usize>(oc * elem);
-            epilogue(a0, wb, 0, 4, valid, mode, inv, zo, o);
-            epilogue(a1, wb, 0, 4, valid, mode, inv, zo, o + step);
-            epilogue(a2, wb, 0, 4, valid, mode, inv, zo, o + 2 * step);
-            epilogue(a3, wb, 0, 4, valid, mode, inv, zo, o + 3 * step);
+            epilogue(a0, wb, 0, 4, valid, mode, inv, zo, mc, o);
+            epilogue(a1, wb, 0, 4, valid, mode, inv, zo, mc, o + step);
+            epilogue(a2, wb, 0, 4, valid, mode, inv, zo, mc, o + 2 * step);
+            epilogue(a3, wb, 0, 4, valid, mode, inv, zo, mc, o + 3 * step);
           }
           for (; ox < ow; ox++) {
             let a0 = i32x4.splat(0);
@@ -232,10 +235,182 @@ export function convPairs(
                 xp += 4;
               }
             }
-            epilogue(a0, wb, 0, 4, valid, mode, inv, zo, orow + <usize>(ox * oc * elem + choff));
+            epilogue(a0, wb, 0, 4, valid, mode, inv, zo, mc, orow + <usize>(ox * oc * elem + choff));
           }
         }
         wb = wts + <usize>(pairs * bw * 4);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Quad layout (7-bit activations): the uint8 codes (0..127) are read as they
+// are; weights per block of B channels [mul B f32][bias B f32][alpha B f32]
+// [corr B i32 = -zIn * sum_k w[o][k]] then, per kernel row and group of 4
+// inputs, B x 4 int8 (zero past the row's end). One dot adds 4 products to
+// each of 4 channels: i32x4.relaxed_dot_i8x16_i7x16_add_s in the relaxed
+// build (deterministic here: the second operand is 0..127), two
+// i32x4.dot_i16x8_s and a pairwise add otherwise (same result).
+
+@inline
+function dotQuad(w: v128, x: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(w, x, acc);
+  const lo = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w), i16x8.extend_low_i8x16_u(x));
+  const hi = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w), i16x8.extend_high_i8x16_u(x));
+  return i32x4.add(
+    acc,
+    i32x4.add(v128.shuffle<i32>(lo, hi, 0, 2, 4, 6), v128.shuffle<i32>(lo, hi, 1, 3, 5, 7)),
+  );
+}
+
+/**
+ * Convolution over n images h x w x c of uint8 codes 0..127 (zero point
+ * folded into the packed corr) with quad-packed weights; otherwise as
+ * convPairs (dense: h = 1, w = n, c = K, n = 1).
+ */
+export function convQuads(
+  src: usize,
+  n: i32,
+  h: i32,
+  w: i32,
+  c: i32,
+  packed: usize,
+  kh: i32,
+  kw: i32,
+  stride: i32,
+  oc: i32,
+  mode: i32,
+  invOut: f32,
+  zOut: i32,
+  maxCode: i32,
+  dst: usize,
+): void {
+  const mc = i8x16.splat(<i8>maxCode);
+  const oh = (h - kh) / stride + 1;
+  const ow = (w - kw) / stride + 1;
+  const rowBytes = w * c;
+  const quadsRow = (kw * c + 3) >> 2;
+  const pxBytes = stride * c;
+  const inv = f32x4.splat(invOut);
+  const zo = i32x4.splat(zOut);
+  const elem: i32 = mode == 0 ? 1 : 4;
+  const full = oc >> 3;
+  const r = oc & 7;
+  const blocks = full + (r > 0 ? 1 : 0);
+  const quads = kh * quadsRow;
+  for (let img = 0; img < n; img++) {
+    const base = src + <usize>(img * h * rowBytes);
+    const obase = dst + <usize>(img * oh * ow * oc * elem);
+    for (let oy = 0; oy < oh; oy++) {
+      const rowBase = base + <usize>(oy * stride * rowBytes);
+      const orow = obase + <usize>(oy * ow * oc * elem);
+      let wb = packed;
+      for (let b = 0; b < blocks; b++) {
+        const bw: i32 = b < full || r > 4 ? 8 : 4;
+        const corr = wb + <usize>(bw * 12);
+        const wts = wb + <usize>(bw * 16);
+        const valid = min(bw, oc - b * 8);
+        const choff = b * 8 * elem;
+        const c0 = v128.load(corr);
+        const c1 = bw == 8 ? v128.load(corr, 16) : c0;
+        let ox = 0;
+        if (bw == 8) {
+          for (; ox + 4 <= ow; ox += 4) {
+            let a0 = c0, a1 = c0, a2 = c0, a3 = c0;
+            let b0 = c1, b1 = c1, b2 = c1, b3 = c1;
+            let wp = wts;
+            const p0 = rowBase + <usize>(ox * pxBytes);
+            for (let ky = 0; ky < kh; ky++) {
+              let xp = p0 + <usize>(ky * rowBytes);
+              for (let j = 0; j < quadsRow; j++) {
+                const w0 = v128.load(wp);
+                const w1 = v128.load(wp, 16);
+                const x0 = v128.load32_splat(xp);
+                const x1 = v128.load32_splat(xp + <usize>pxBytes);
+                const x2 = v128.load32_splat(xp + <usize>(2 * pxBytes));
+                const x3 = v128.load32_splat(xp + <usize>(3 * pxBytes));
+                a0 = dotQuad(w0, x0, a0);
+                b0 = dotQuad(w1, x0, b0);
+                a1 = dotQuad(w0, x1, a1);
+                b1 = dotQuad(w1, x1, b1);
+                a2 = dotQuad(w0, x2, a2);
+                b2 = dotQuad(w1, x2, b2);
+                a3 = dotQuad(w0, x3, a3);
+                b3 = dotQuad(w1, x3, b3);
+                wp += 32;
+                xp += 4;
+              }
+            }
+            const o = orow + <usize>(ox * oc * elem + choff);
+            const step = <usize>(oc * elem);
+            epilogue(a0, wb, 0, 8, valid, mode, inv, zo, mc, o);
+            epilogue(b0, wb, 4, 8, valid - 4, mode, inv, zo, mc, o);
+            epilogue(a1, wb, 0, 8, valid, mode, inv, zo, mc, o + step);
+            epilogue(b1, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + step);
+            epilogue(a2, wb, 0, 8, valid, mode, inv, zo, mc, o + 2 * step);
+            epilogue(b2, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + 2 * step);
+            epilogue(a3, wb, 0, 8, valid, mode, inv, zo, mc, o + 3 * step);
+            epilogue(b3, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + 3 * step);
+          }
+          for (; ox < ow; ox++) {
+            let a0 = c0, b0 = c1;
+            let wp = wts;
+            const p0 = rowBase + <usize>(ox * pxBytes);
+            for (let ky = 0; ky < kh; ky++) {
+              let xp = p0 + <usize>(ky * rowBytes);
+              for (let j = 0; j < quadsRow; j++) {
+                const x0 = v128.load32_splat(xp);
+                a0 = dotQuad(v128.load(wp), x0, a0);
+                b0 = dotQuad(v128.load(wp, 16), x0, b0);
+                wp += 32;
+                xp += 4;
+              }
+            }
+            const o = orow + <usize>(ox * oc * elem + choff);
+            epilogue(a0, wb, 0, 8, valid, mode, inv, zo, mc, o);
+            epilogue(b0, wb, 4, 8, valid - 4, mode, inv, zo, mc, o);
+          }
+        } else {
+          for (; ox + 4 <= ow; ox += 4) {
+            let a0 = c0, a1 = c0, a2 = c0, a3 = c0;
+            let wp = wts;
+            const p0 = rowBase + <usize>(ox * pxBytes);
+            for (let ky = 0; ky < kh; ky++) {
+              let xp = p0 + <usize>(ky * rowBytes);
+              for (let j = 0; j < quadsRow; j++) {
+                const w0 = v128.load(wp);
+                a0 = dotQuad(w0, v128.load32_splat(xp), a0);
+                a1 = dotQuad(w0, v128.load32_splat(xp + <usize>pxBytes), a1);
+                a2 = dotQuad(w0, v128.load32_splat(xp + <usize>(2 * pxBytes)), a2);
+                a3 = dotQuad(w0, v128.load32_splat(xp + <usize>(3 * pxBytes)), a3);
+                wp += 16;
+                xp += 4;
+              }
+            }
+            const o = orow + <usize>(ox * oc * elem + choff);
+            const step = <usize>(oc * elem);
+            epilogue(a0, wb, 0, 4, valid, mode, inv, zo, mc, o);
+            epilogue(a1, wb, 0, 4, valid, mode, inv, zo, mc, o + step);
+            epilogue(a2, wb, 0, 4, valid, mode, inv, zo, mc, o + 2 * step);
+            epilogue(a3, wb, 0, 4, valid, mode, inv, zo, mc, o + 3 * step);
+          }
+          for (; ox < ow; ox++) {
+            let a0 = c0;
+            let wp = wts;
+            const p0 = rowBase + <usize>(ox * pxBytes);
+            for (let ky = 0; ky < kh; ky++) {
+              let xp = p0 + <usize>(ky * rowBytes);
+              for (let j = 0; j < quadsRow; j++) {
+                a0 = dotQuad(v128.load(wp), v128.load32_splat(xp), a0);
+                wp += 16;
+                xp += 4;
+              }
+            }
+            epilogue(a0, wb, 0, 4, valid, mode, inv, zo, mc, orow + <usize>(ox * oc * elem + choff));
+          }
+        }
+        wb = wts + <usize>(quads * bw * 4);
       }
     }
   }

@@ -550,7 +550,7 @@ interface Plan {
 export async function createEngine(data: NetData, options: EngineOptions = {}): Promise<Engine> {
   // int8 nets (src/optimize/quantize.ts) run on the int8 kernels (src/deploy/engine_int8.ts)
   if (data.quant && options.int8 !== false && !int8Unsupported(data)) {
-    return await createInt8Engine(data);
+    return await createInt8Engine(data, { relaxedSimd: options.relaxedSimd });
   }
   const [inst, variant] = await instantiate(options);
   const { arch } = data;

@@ -23,6 +23,7 @@ import { HEAD_UNITS, type NetArch } from "../nets/arch.ts";
 import type { ActQuant, NetData } from "../nets/net.ts";
 import type { Engine, EngineOutput, LayerTime } from "./engine.ts";
 import { quantizeValue } from "../optimize/quantize.ts";
+import { relaxedSimdSupported } from "../../kernels/mod.ts";
 
 /** One compiled int8 step. */
 interface Step {
@@ -57,6 +58,8 @@ interface Compiled {
   units: number;
   heads: { kind: "cls" | "box" | "landmarks"; at: number }[];
   spatial: boolean;
+  /** Largest activation code: 255 (8 bits, int16 pair kernels) or 127 (7 bits, i8 quad kernels). */
+  maxCode: number;
 }
 
 const f = Math.fround;
@@ -89,6 +92,7 @@ function compile(data: NetData): Compiled {
   if (why) throw new TypeError(`int8 engine (${data.arch.name}): ${why}`);
   const { arch, params } = data;
   const quant = data.quant!;
+  const maxCode = quant.bits === 7 ? 127 : 255;
   const steps: Step[] = [];
   let c = arch.input.channels;
   const layers = arch.layers;
@@ -156,13 +160,16 @@ function compile(data: NetData): Compiled {
   const inv = f(1 / firstInput!.scale);
   for (let j = 0; j < inp.channels; j++) {
     for (let p = 0; p < 256; p++) {
-      lut[j * 256 + p] = requant(f(f(p - inp.mean[j]) * f(inp.scale[j])), inv, firstInput!.zeroPoint);
+      lut[j * 256 + p] = requant(f(f(p - inp.mean[j]) * f(inp.scale[j])), inv, firstInput!.zeroPoint, maxCode);
     }
   }
   const order = Uint8Array.from(
     inp.channels === 3 && inp.channelOrder === "BGR" ? [2, 1, 0] : Array.from({ length: inp.channels }, (_, j) => j),
   );
-  return { arch, steps, lut, order, input: firstInput!, units, heads, spatial: last.kind === "conv" };
+  if (maxCode === 127) {
+    for (const s of steps) s.packed = packQuads(s);
+  }
+  return { arch, steps, lut, order, input: firstInput!, units, heads, spatial: last.kind === "conv", maxCode };
 }
 
 function makeStep(
@@ -257,6 +264,52 @@ export function packPairs(
   return out.subarray(0, total);
 }
 
+/**
+ * Packs a step's weights for convQuads: blocks as packPairs, each [mul][bias]
+ * [alpha][corr = -zIn · Σw (i32)] then per kernel row and group of 4 inputs
+ * the block's channels × 4 int8.
+ */
+function packQuads(s: Step): Uint8Array {
+  const kh = s.kh;
+  const total = s.kh * s.kw * s.ic; // inputs per output (dense, heads: kh = kw = 1)
+  const rowLen = total / kh;
+  const quadsRow = (rowLen + 3) >> 2;
+  const oc = s.oc;
+  const full = oc >> 3;
+  const r = oc & 7;
+  const widths = Array.from({ length: full }, () => 8);
+  if (r > 0) widths.push(r <= 4 ? 4 : 8);
+  const bytes = widths.reduce((a, bw) => a + bw * 16 + kh * quadsRow * bw * 4, 0);
+  const out = new Uint8Array(bytes + 16);
+  const dv = new DataView(out.buffer);
+  let at = 0;
+  widths.forEach((bw, b) => {
+    for (let j = 0; j < bw; j++) {
+      const o = b * 8 + j;
+      const ok = o < oc;
+      let sum = 0;
+      if (ok) for (let t = 0; t < total; t++) sum += s.w[o * s.kp + t];
+      dv.setFloat32(at + 4 * j, ok ? s.mul[o] : 0, true);
+      dv.setFloat32(at + bw * 4 + 4 * j, ok ? s.bias[o] : 0, true);
+      dv.setFloat32(at + bw * 8 + 4 * j, ok ? s.alpha[o] : 1, true);
+      dv.setInt32(at + bw * 12 + 4 * j, ok ? -s.zIn * sum : 0, true);
+    }
+    at += bw * 16;
+    for (let ky = 0; ky < kh; ky++) {
+      for (let q = 0; q < quadsRow; q++) {
+        for (let j = 0; j < bw; j++) {
+          const o = b * 8 + j;
+          for (let e = 0; e < 4; e++) {
+            const t = 4 * q + e;
+            dv.setInt8(at++, o < oc && t < rowLen ? s.w[o * s.kp + ky * rowLen + t] : 0);
+          }
+        }
+      }
+    }
+  });
+  return out.subarray(0, bytes);
+}
+
 // pools are attached after makeStep (kept out of its long argument list)
 function attachPools(data: NetData, c: Compiled): void {
   const layers = data.arch.layers;
@@ -324,7 +377,7 @@ function shapes(c: Compiled, h: number, w: number) {
 function quantizeNormalized(c: Compiled, x: Float32Array): Uint8Array {
   const out = new Uint8Array(x.length);
   const inv = f(1 / c.input.scale);
-  for (let i = 0; i < x.length; i++) out[i] = requant(x[i], inv, c.input.zeroPoint);
+  for (let i = 0; i < x.length; i++) out[i] = requant(x[i], inv, c.input.zeroPoint, c.maxCode);
   return out;
 }
 
@@ -399,7 +452,7 @@ export function int8Reference(
             let v = f(f(f(acc) * s.mul[o]) + s.bias[o]);
             if (v < 0) v = f(v * s.alpha[o]);
             if (heads) yf[at + o] = v;
-            else y[at + o] = requant(v, s.invOut, s.zOut);
+            else y[at + o] = requant(v, s.invOut, s.zOut, c.maxCode);
           }
         }
       }
@@ -441,28 +494,33 @@ interface Int8Exports {
   memory: WebAssembly.Memory;
   heapBase(): number;
   convPairs(...args: number[]): void;
+  convQuads(...args: number[]): void;
   toI16(src: number, count: number, z: number, dst: number): void;
   maxPoolU8(...args: number[]): void;
   quantizePixelsLut(...args: number[]): void;
 }
 
-let modulePromise: Promise<WebAssembly.Module> | undefined;
-function loadModule(): Promise<WebAssembly.Module> {
-  modulePromise ??= (async () => {
-    const url = new URL("../../kernels/build/engine_int8.wasm", import.meta.url);
-    try {
-      const bytes = typeof Deno !== "undefined"
-        ? await Deno.readFile(url)
-        : new Uint8Array(await (await fetch(url)).arrayBuffer());
-      return await WebAssembly.compile(bytes);
-    } catch (e) {
-      modulePromise = undefined;
-      throw new TypeError(
-        `Cannot load "kernels/build/engine_int8.wasm": ${(e as Error).message} (run deno task build:kernels)`,
-      );
-    }
-  })();
-  return modulePromise;
+const modulePromises = new Map<string, Promise<WebAssembly.Module>>();
+function loadModule(name: string): Promise<WebAssembly.Module> {
+  let m = modulePromises.get(name);
+  if (!m) {
+    m = (async () => {
+      const url = new URL(`../../kernels/build/${name}.wasm`, import.meta.url);
+      try {
+        const bytes = typeof Deno !== "undefined"
+          ? await Deno.readFile(url)
+          : new Uint8Array(await (await fetch(url)).arrayBuffer());
+        return await WebAssembly.compile(bytes);
+      } catch (e) {
+        modulePromises.delete(name);
+        throw new TypeError(
+          `Cannot load "kernels/build/${name}.wasm": ${(e as Error).message} (run deno task build:kernels)`,
+        );
+      }
+    })();
+    modulePromises.set(name, m);
+  }
+  return m;
 }
 
 const al16 = (n: number) => Math.ceil(n / 16) * 16 + 16;
@@ -483,9 +541,21 @@ export interface Int8Engine extends Engine {
  * const { cls } = rnet.run(crops, 256, 24, 24);
  * ```
  */
-export async function createInt8Engine(data: NetData): Promise<Int8Engine> {
+export async function createInt8Engine(
+  data: NetData,
+  options: { relaxedSimd?: boolean } = {},
+): Promise<Int8Engine> {
   const c = compileNet(data);
-  const instance = await WebAssembly.instantiate(await loadModule(), {});
+  const canRelax = relaxedSimdSupported();
+  if (options.relaxedSimd && !canRelax) {
+    throw new TypeError("int8 engine: relaxed SIMD requested but this runtime does not support it");
+  }
+  // only the 7-bit (quad) kernels differ between the builds
+  const relaxed = c.maxCode === 127 && canRelax && options.relaxedSimd !== false;
+  const instance = await WebAssembly.instantiate(
+    await loadModule(relaxed ? "engine_int8_relaxed" : "engine_int8"),
+    {},
+  );
   const k = instance.exports as unknown as Int8Exports;
   let top = al16(k.heapBase());
   const take = (bytes: number) => {
@@ -549,10 +619,16 @@ export async function createInt8Engine(data: NetData): Promise<Int8Engine> {
       const g = sh[i];
       const heads = s.kind === "heads";
       const dst = heads ? rowsAt : src === ping ? pong : ping;
-      k.toI16(src, n * g.h * g.w * g.c, s.zIn, wide);
       const flat = g.h === 1 && g.w === 1 && s.kh === 1 && s.kw === 1; // dense: the batch is one row
-      if (flat) k.convPairs(wide, 1, 1, n, g.c, weightAt[i], 1, 1, 1, s.oc, heads ? 1 : 0, s.invOut, s.zOut, dst);
-      else k.convPairs(wide, n, g.h, g.w, g.c, weightAt[i], s.kh, s.kw, s.stride, s.oc, heads ? 1 : 0, s.invOut, s.zOut, dst);
+      const m = heads ? 1 : 0;
+      if (c.maxCode === 127) {
+        if (flat) k.convQuads(src, 1, 1, n, g.c, weightAt[i], 1, 1, 1, s.oc, m, s.invOut, s.zOut, 127, dst);
+        else k.convQuads(src, n, g.h, g.w, g.c, weightAt[i], s.kh, s.kw, s.stride, s.oc, m, s.invOut, s.zOut, 127, dst);
+      } else {
+        k.toI16(src, n * g.h * g.w * g.c, s.zIn, wide);
+        if (flat) k.convPairs(wide, 1, 1, n, g.c, weightAt[i], 1, 1, 1, s.oc, m, s.invOut, s.zOut, 255, dst);
+        else k.convPairs(wide, n, g.h, g.w, g.c, weightAt[i], s.kh, s.kw, s.stride, s.oc, m, s.invOut, s.zOut, 255, dst);
+      }
       let cur = dst, ph = g.oh, pw = g.ow;
       for (const p of s.pools) {
         const qh = poolSide(ph, p), qw = poolSide(pw, p);
@@ -574,7 +650,7 @@ export async function createInt8Engine(data: NetData): Promise<Int8Engine> {
   };
   return {
     arch: c.arch,
-    variant: "simd",
+    variant: relaxed ? "relaxed-simd" : "simd",
     precision: "int8",
     run: (pixels, n, h, w) =>
       pixels instanceof Uint8Array ? exec(pixels, true, n, h, w) : exec(quantizePixels(c, pixels), false, n, h, w),

@@ -81,6 +81,8 @@ export interface NetQuant {
   activations: Record<string, { input: ActQuant; output?: ActQuant }>;
   /** How the activation ranges were found, e.g. `minmax` or `percentile:99.99`. */
   method?: string;
+  /** Activation code width: 8 (codes 0..255, default) or 7 (0..127: the relaxed-SIMD i8 dot path). */
+  bits?: 7 | 8;
 }
 
 /** What {@linkcode forward} returns. Spatial nets (PNet) give maps, others one row per input. */

@@ -77,7 +77,7 @@ export interface WeightsHeader {
   /** CRC-32 (IEEE) of the data section, as an unsigned integer. */
   crc32: number;
   /** Int8 nets: activation ranges per layer (the int8 weights carry their own scales). */
-  quantization?: { method?: string; activations: NetQuant["activations"] };
+  quantization?: { method?: string; bits?: 7 | 8; activations: NetQuant["activations"] };
 }
 
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
@@ -150,6 +150,7 @@ export function encodeWeights(data: NetData): Uint8Array {
   };
   if (data.quant) {
     header.quantization = { method: data.quant.method, activations: data.quant.activations };
+    if (data.quant.bits === 7) header.quantization.bits = 7;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
   const dataStart = align(16 + json.length);
@@ -290,7 +291,10 @@ export function decodeWeights(bytes: Uint8Array, file = "weights"): NetData {
         }
       }
     }
+    const bits = header.quantization.bits ?? 8;
+    if (bits !== 7 && bits !== 8) bad(`header.quantization.bits is ${bits} (want 7 or 8)`);
     data.quant = { weights, activations: acts, method: header.quantization.method };
+    if (bits === 7) data.quant.bits = 7;
   }
   return data;
 }

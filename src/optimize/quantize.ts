@@ -89,13 +89,13 @@ export function dequantizeWeight(t: Int8Tensor, shape: number[]): Float32Array {
   return out;
 }
 
-/** uint8 quantisation of the range [lo, hi] (widened to hold 0). */
-export function actQuant(lo: number, hi: number): ActQuant {
+/** Quantisation of the range [lo, hi] (widened to hold 0) to codes 0..maxCode (255: 8 bits, 127: 7). */
+export function actQuant(lo: number, hi: number, maxCode = 255): ActQuant {
   lo = Math.min(lo, 0);
   hi = Math.max(hi, 0);
   if (!(hi > lo)) return { scale: 1, zeroPoint: 0 };
-  const scale = Math.fround((hi - lo) / 255);
-  const zeroPoint = Math.max(0, Math.min(255, Math.round(-lo / scale)));
+  const scale = Math.fround((hi - lo) / maxCode);
+  const zeroPoint = Math.max(0, Math.min(maxCode, Math.round(-lo / scale)));
   return { scale, zeroPoint };
 }
 
@@ -109,18 +109,18 @@ export function roundEven(x: number): number {
  * uint8 code of a value as the int8 kernels compute it: float32 multiply by
  * `inv` (float32 1 / scale), round half to even, add the zero point, saturate.
  */
-export function quantizeValue(y: number, inv: number, zeroPoint: number): number {
+export function quantizeValue(y: number, inv: number, zeroPoint: number, maxCode = 255): number {
   let r = roundEven(Math.fround(y * inv));
   r = Math.max(-2147483648, Math.min(2147483647, r));
   r = (r + zeroPoint) | 0;
-  return r < 0 ? 0 : r > 255 ? 255 : r;
+  return r < 0 ? 0 : r > maxCode ? maxCode : r;
 }
 
 /** Quantise then dequantise `x` in place (the kernels' rounding). */
-export function fakeQuant(x: Float32Array, q: ActQuant): void {
+export function fakeQuant(x: Float32Array, q: ActQuant, maxCode = 255): void {
   const inv = Math.fround(1 / q.scale);
   for (let i = 0; i < x.length; i++) {
-    x[i] = (quantizeValue(x[i], inv, q.zeroPoint) - q.zeroPoint) * q.scale;
+    x[i] = (quantizeValue(x[i], inv, q.zeroPoint, maxCode) - q.zeroPoint) * q.scale;
   }
 }
 
@@ -216,6 +216,8 @@ export interface SimOutput {
 export interface SimOptions {
   /** Fake-quantise every activation at these ranges (use the dequantised weights in `data.params`). */
   activations?: NetQuant["activations"];
+  /** Activation code width of `activations` (default 8). */
+  bits?: 7 | 8;
   /** Sees every quantisation point's float values: "input" then each block's layer name. */
   observe?: (point: string, values: Float32Array) => void;
 }
@@ -252,7 +254,7 @@ export function forwardSim(
   const acts = opts.activations;
   const point = (name: string, q: ActQuant | undefined) => {
     opts.observe?.(name, a.data);
-    if (acts && q) fakeQuant(a.data, q);
+    if (acts && q) fakeQuant(a.data, q, opts.bits === 7 ? 127 : 255);
   };
   point("input", acts?.[blocks[0].layer.name]?.input);
   for (const b of blocks) {
@@ -312,6 +314,8 @@ export interface CalibrateOptions {
   percentile?: number;
   /** Values kept per quantisation point for percentiles (default 1e6). */
   maxValues?: number;
+  /** Activation codes: 8 bits (default) or 7 (the relaxed-SIMD path of the int8 engine). */
+  bits?: 7 | 8;
 }
 
 /**
@@ -353,10 +357,11 @@ export function quantizeNet(
     });
   }
   const range = (name: string): ActQuant => {
-    if (method === "minmax") return actQuant(lo.get(name)!, hi.get(name)!);
+    const maxCode = opts.bits === 7 ? 127 : 255;
+    if (method === "minmax") return actQuant(lo.get(name)!, hi.get(name)!, maxCode);
     const v = Float32Array.from(kept.get(name)!).sort();
     const at = (p: number) => v[Math.min(v.length - 1, Math.max(0, Math.round((p / 100) * (v.length - 1))))];
-    return actQuant(at(100 - pct), at(pct));
+    return actQuant(at(100 - pct), at(pct), maxCode);
   };
   const { blocks, heads } = quantBlocks(data.arch);
   const activations: NetQuant["activations"] = {};
@@ -384,6 +389,7 @@ export function quantizeNet(
       weights,
       activations,
       method: method === "minmax" ? "minmax" : `percentile:${pct}`,
+      ...(opts.bits === 7 ? { bits: 7 as const } : {}),
     },
   };
 }
@@ -411,6 +417,7 @@ export function evaluateSim(
   data: NetData,
   batch: Pick<Batch, "pixels" | "labels" | "boxes" | "count" | "size">,
   activations?: NetQuant["activations"],
+  bits?: 7 | 8,
 ): QuantMetrics {
   let ce = 0, nCls = 0, correct = 0, se = 0, nBox = 0;
   const per = batch.size * batch.size * 3;
@@ -419,6 +426,7 @@ export function evaluateSim(
     if (label === 3) continue;
     const r = forwardSim(data, batch.pixels.subarray(i * per, (i + 1) * per), batch.size, batch.size, {
       activations,
+      bits,
     });
     const p = Math.min(1 - 1e-7, Math.max(1e-7, r.cls[0]));
     if (label === 0 || label === 1) {
@@ -484,7 +492,8 @@ export function ptq(
   const fp32 = evaluateSim(data, val);
   const candidates = methods.map((m) => {
     const net = quantizeNet(data, calib, m);
-    return { method: net.quant!.method!, net, metrics: evaluateSim(net, val, net.quant!.activations) };
+    const method = net.quant!.method! + (net.quant!.bits === 7 ? " 7-bit" : "");
+    return { method, net, metrics: evaluateSim(net, val, net.quant!.activations, net.quant!.bits) };
   });
   const score = (m: QuantMetrics) => m.clsLoss + m.offsetLoss;
   const best = candidates.reduce((a, b) => (score(b.metrics) < score(a.metrics) ? b : a));
