@@ -3,7 +3,8 @@
  * thread, the original weights quantised by PTQ: PNet on 640×480, RNet ×256,
  * ONet ×64 (u8 RGB pixels in, heads out). Calibration here uses random crops
  * (speed does not depend on the ranges; accuracy is `deno task quantize`'s).
- * The `half` rows run the same nets with every channel count halved (random
+ * The `7-bit` rows quantise activations to 0..127 and run the i8 quad
+ * kernels (relaxed SIMD when the runtime has it). The `half` rows run the same nets with every channel count halved (random
  * weights, quantised the same way): what pruning to half width plus int8
  * would cost.
  *
@@ -38,8 +39,12 @@ for (const name of ["pnet", "rnet", "onet"] as Name[]) {
   const fp32 = await createEngine(data);
   const int8 = await createEngine(quantizeNet(data, calib(size)));
   const half8 = await createEngine(quantizeNet(HALF[name], calib(size)));
+  const int7 = await createEngine(quantizeNet(data, calib(size), { bits: 7 }));
+  const half7 = await createEngine(quantizeNet(HALF[name], calib(size), { bits: 7 }));
   const label = `${name} ${n > 1 ? `x${n}` : `${w}x${h}`}`;
   Deno.bench(`${label} fp32`, { group: name, baseline: true }, () => void fp32.run(px, n, h, w));
   Deno.bench(`${label} int8`, { group: name }, () => void int8.run(px, n, h, w));
   Deno.bench(`${label} int8 half channels`, { group: name }, () => void half8.run(px, n, h, w));
+  Deno.bench(`${label} int8 7-bit acts (${int7.variant})`, { group: name }, () => void int7.run(px, n, h, w));
+  Deno.bench(`${label} int8 7-bit half channels`, { group: name }, () => void half7.run(px, n, h, w));
 }
