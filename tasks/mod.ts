@@ -58,6 +58,11 @@ export const TASKS: Record<string, TaskEntry> = {
     description: "Train PNet, RNet or ONet on shard datasets (Adam, OHEM, workers, resumable)",
     load: () => import("./train.ts"),
   },
+  "bench": {
+    description:
+      "Inference speed (benchncnn style): PNet, pyramid, RNet, ONet, cascade on the AS engine, tfjs-wasm, onnxruntime",
+    load: () => import("./bench.ts"),
+  },
   "bench:train": {
     description: "Training samples/s: the trainer on 1 and 2 workers vs stock tfjs-wasm",
     load: () => import("./bench_train.ts"),

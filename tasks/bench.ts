@@ -1,0 +1,355 @@
+/**
+ * `deno task bench`: inference speed of the MTCNN nets, in the spirit of
+ * ncnn's benchncnn. Prints the configuration (CPU, Deno / V8, SIMD and
+ * relaxed SIMD, threads, loops), this machine's WASM SIMD peak (the fmaPeak
+ * kernel), then after the warm-up runs one row per model and engine with
+ * min / max / avg / median ms, GFLOP/s and the share of the SIMD peak:
+ * PNet 640×480, the PNet pyramid (min face 20), RNet ×256, ONet ×64 and the
+ * whole cascade, on our AS engine (relaxed and plain SIMD), tfjs-wasm,
+ * onnxruntime-web and onnxruntime-node (ONNX export of the same weights).
+ * Ends with the cascade's frames per second on 1 and 2 workers.
+ *
+ *   deno task bench                                   # base weights, 1 thread
+ *   deno task bench --threads 2 --loops 20            # two Workers at once: throughput
+ *   deno task bench --weights-extra pruned=weights/pruned,int8=weights/int8 --json bench.json
+ *   deno task bench --quick --loops 1 --warmup 0      # small inputs, a smoke test
+ */
+import { type Task, UsageError } from "../src/cli/mod.ts";
+import { writeJsonAtomic } from "../src/io/mod.ts";
+import { readImage, type RgbImage } from "../src/image/mod.ts";
+import { ensureOriginalWeights } from "../src/nets/mod.ts";
+import { renderSyntheticImage } from "../src/data/synthetic/mod.ts";
+import { relaxedSimdSupported, resizeBilinearU8, simdSupported } from "../kernels/mod.ts";
+import {
+  BENCH_ENGINES,
+  type BenchEngine,
+  type BenchRowSpec,
+  type BenchStats,
+  type BenchVariant,
+  type BenchWorkloadInit,
+  createBenchWorkload,
+  createWorkerBench,
+  measureSimdPeak,
+  summarize,
+} from "../src/deploy/bench.ts";
+
+/** Engines that run the whole cascade. */
+const CASCADE_ENGINES: readonly BenchEngine[] = ["as-relaxed", "as-simd", "tfjs-wasm"];
+
+const task: Task = {
+  name: "bench",
+  description:
+    "Inference speed (benchncnn style): PNet, pyramid, RNet, ONet, cascade on the AS engine, tfjs-wasm, onnxruntime",
+  flags: {
+    loops: { type: "integer", default: 10, meta: "N", help: "timed runs per row" },
+    warmup: { type: "integer", default: 3, meta: "N", help: "untimed runs per row first" },
+    threads: {
+      type: "integer",
+      default: 1,
+      meta: "1|2",
+      help: "1: the main thread; 2: two Deno Workers each running the workload (throughput)",
+    },
+    weights: {
+      type: "string",
+      meta: "DIR",
+      help: "the base variant's weights folder (default: the original weights)",
+    },
+    "weights-extra": {
+      type: "list",
+      meta: "NAME=DIR,..",
+      help: "more variants (pruned, int8, ...): folders with pnet/rnet/onet.mtcnn",
+      default: [],
+    },
+    engines: {
+      type: "list",
+      meta: "E,..",
+      help: `engines to time (${BENCH_ENGINES.join(", ")})`,
+      default: [...BENCH_ENGINES],
+    },
+    quick: {
+      type: "boolean",
+      default: false,
+      help: "small inputs (160x120 image, RNet x16, ONet x8, short peak probe): a smoke test",
+    },
+    json: { type: "string", meta: "FILE", help: "also write every row as JSON" },
+  },
+  async run({ flags }) {
+    const loops = flags.loops as number, warmup = flags.warmup as number;
+    const threads = flags.threads as number;
+    if (loops < 1) throw new UsageError(`bench: --loops must be >= 1, got ${loops}`);
+    if (warmup < 0) throw new UsageError(`bench: --warmup must be >= 0, got ${warmup}`);
+    if (threads !== 1 && threads !== 2) {
+      throw new UsageError(`bench: --threads must be 1 or 2, got ${threads}`);
+    }
+    const engines = flags.engines as string[];
+    for (const e of engines) {
+      if (!BENCH_ENGINES.includes(e as BenchEngine)) {
+        throw new UsageError(
+          `bench: --engines: "${e}" is not one of ${BENCH_ENGINES.join(", ")}`,
+        );
+      }
+    }
+    const quick = flags.quick as boolean;
+    const variants: BenchVariant[] = [{
+      name: "base",
+      dir: (flags.weights as string | undefined) ??
+        (await ensureOriginalWeights()).pnet.replace(/\/[^/]*$/, ""),
+    }];
+    for (const spec of flags["weights-extra"] as string[]) {
+      const m = /^([\w.-]+)=(.+)$/.exec(spec);
+      if (!m) throw new UsageError(`bench: --weights-extra wants NAME=DIR, got "${spec}"`);
+      if (variants.some((v) => v.name === m[1])) {
+        throw new UsageError(`bench: --weights-extra: variant "${m[1]}" given twice`);
+      }
+      for (const net of ["pnet", "rnet", "onet"]) {
+        try {
+          Deno.statSync(`${m[2]}/${net}.mtcnn`);
+        } catch {
+          throw new UsageError(`bench: --weights-extra ${spec}: no ${net}.mtcnn in "${m[2]}"`);
+        }
+      }
+      variants.push({ name: m[1], dir: m[2] });
+    }
+
+    const { image, imageLabel } = await benchImage(quick);
+    const init: BenchWorkloadInit = {
+      variants,
+      image,
+      rnetBatch: quick ? 16 : 256,
+      onetBatch: quick ? 8 : 64,
+      engines: engines as BenchEngine[],
+    };
+
+    // configuration
+    console.log("deno task bench: MTCNN inference (benchncnn style)");
+    console.log(`cpu:        ${cpuModel()}`);
+    console.log(
+      `runtime:    Deno ${Deno.version.deno}, V8 ${Deno.version.v8}, TypeScript ${Deno.version.typescript}`,
+    );
+    console.log(
+      `wasm:       SIMD ${simdSupported() ? "yes" : "no"}, relaxed SIMD ${
+        relaxedSimdSupported() ? "yes" : "no"
+      }`,
+    );
+    console.log(
+      `threads:    ${
+        threads === 1
+          ? "1 (main thread)"
+          : "2 (two Deno Workers, one thread each, same rows at once)"
+      }`,
+    );
+    console.log(`loops:      ${loops} timed after ${warmup} warm-up runs per row`);
+    console.log(`image:      ${imageLabel}`);
+    console.log(`variants:   ${variants.map((v) => `${v.name} (${v.dir})`).join(", ")}`);
+    const peakIters = quick ? 1e5 : 2e7;
+    const peak = await measureSimdPeak(peakIters);
+    const best = Math.max(peak.simd, peak.relaxed ?? 0);
+    console.log(
+      `SIMD peak:  ${peak.relaxed ? `relaxed_madd ${peak.relaxed.toFixed(1)} GFLOP/s, ` : ""}` +
+        `mul+add ${peak.simd.toFixed(1)} GFLOP/s (fmaPeak kernel, 8 f32x4 accumulators, 1 thread)`,
+    );
+
+    // Cascade frames per second on the worker count the table does not use,
+    // measured first: Workers started after onnxruntime-web loaded on the main
+    // thread never answer.
+    const cascadeEngines = CASCADE_ENGINES.filter((e) =>
+      engines.includes(e) && (e !== "as-relaxed" || relaxedSimdSupported())
+    );
+    const fps: { variant: string; engine: BenchEngine; workers: number; fps: number }[] = [];
+    if (cascadeEngines.length) {
+      const other = threads === 1 ? 2 : 1;
+      const sub: BenchWorkloadInit = { ...init, engines: cascadeEngines };
+      const keys = (list: BenchRowSpec[]) => list.filter((r) => r.model === "cascade");
+      if (other === 2) {
+        const pool = await createWorkerBench(2, sub);
+        try {
+          for (const spec of keys(pool.rows)) {
+            const per = await pool.time(spec.key, warmup, loops);
+            const total = per.reduce((s, p) => s + 1000 * loops / p.wallMs, 0);
+            fps.push({ variant: spec.variant, engine: spec.engine, workers: 2, fps: total });
+          }
+        } finally {
+          pool.close();
+        }
+      } else {
+        const w = await createBenchWorkload(sub);
+        for (const spec of keys(w.rows)) {
+          const times = await w.time(spec.key, warmup, loops);
+          fps.push({
+            variant: spec.variant,
+            engine: spec.engine,
+            workers: 1,
+            fps: 1000 / summarize(times).avg,
+          });
+        }
+      }
+    }
+
+    // the table
+    interface Row extends BenchRowSpec {
+      stats: BenchStats;
+      gflops: number;
+      peakShare: number;
+      runsPerSecond: number;
+      workers: number;
+    }
+    const rows: Row[] = [];
+    const finish = (spec: BenchRowSpec, times: number[], runsPerSecond: number): Row => {
+      const stats = summarize(times);
+      // one thread: from the median run; two: from the throughput of both
+      const gflops = !spec.flops
+        ? 0
+        : threads === 1
+        ? spec.flops / (stats.median * 1e6)
+        : spec.flops * runsPerSecond / 1e9;
+      return {
+        ...spec,
+        stats,
+        gflops,
+        peakShare: gflops / (best * threads),
+        runsPerSecond,
+        workers: threads,
+      };
+    };
+    let unavailable: Partial<Record<BenchEngine, string>>;
+    if (threads === 1) {
+      const w = await createBenchWorkload(init);
+      unavailable = w.unavailable;
+      printUnavailable(unavailable);
+      printHeader(threads);
+      for (const spec of w.rows) {
+        const times = await w.time(spec.key, warmup, loops);
+        const row = finish(spec, times, 1000 / summarize(times).avg);
+        rows.push(row);
+        printRow(row, threads);
+      }
+    } else {
+      const pool = await createWorkerBench(threads, init);
+      unavailable = pool.unavailable;
+      printUnavailable(unavailable);
+      printHeader(threads);
+      try {
+        for (const spec of pool.rows) {
+          const per = await pool.time(spec.key, warmup, loops);
+          const runsPerSecond = per.reduce((s, p) => s + 1000 * loops / p.wallMs, 0);
+          const row = finish(spec, per.flatMap((p) => p.times), runsPerSecond);
+          rows.push(row);
+          printRow(row, threads);
+        }
+      } finally {
+        pool.close();
+      }
+    }
+
+    for (const r of rows) {
+      if (r.model !== "cascade") continue;
+      fps.push({ variant: r.variant, engine: r.engine, workers: threads, fps: r.runsPerSecond });
+    }
+    if (cascadeEngines.length) {
+      console.log("");
+      console.log(`cascade frames/s on ${image.width}x${image.height} (1 worker | 2 workers):`);
+      for (const v of variants) {
+        for (const e of cascadeEngines) {
+          const f = (n: number) =>
+            fps.find((x) => x.variant === v.name && x.engine === e && x.workers === n)?.fps;
+          const one = f(1), two = f(2);
+          console.log(
+            `  ${v.name.padEnd(8)} ${e.padEnd(11)} ${fmt(one).padStart(7)} | ${
+              fmt(two).padStart(7)
+            }${one && two ? `  (x${(two / one).toFixed(2)})` : ""}`,
+          );
+        }
+      }
+    }
+
+    if (flags.json) {
+      await writeJsonAtomic(flags.json as string, {
+        config: {
+          cpu: cpuModel(),
+          deno: Deno.version.deno,
+          v8: Deno.version.v8,
+          simd: simdSupported(),
+          relaxedSimd: relaxedSimdSupported(),
+          threads,
+          loops,
+          warmup,
+          quick,
+          image: imageLabel,
+          variants,
+        },
+        peakGflops: peak,
+        unavailable,
+        rows,
+        cascadeFps: fps,
+      });
+    }
+  },
+};
+
+function fmt(v?: number): string {
+  return v === undefined ? "-" : v.toFixed(1);
+}
+
+function printUnavailable(unavailable: Partial<Record<BenchEngine, string>>) {
+  for (const [e, why] of Object.entries(unavailable)) console.log(`${e}: not run: ${why}`);
+}
+
+function printHeader(threads: number) {
+  console.log("");
+  console.log(
+    `${"variant".padEnd(8)} ${"model".padEnd(8)} ${"shape".padEnd(10)} ${"engine".padEnd(11)} ` +
+      `${"min".padStart(8)} ${"max".padStart(8)} ${"avg".padStart(8)} ${"median".padStart(8)} ` +
+      `${"GFLOP/s".padStart(8)} ${"%peak".padStart(6)}` +
+      (threads > 1 ? ` ${"runs/s".padStart(8)}` : ""),
+  );
+}
+
+function printRow(
+  r: BenchRowSpec & { stats: BenchStats; gflops: number; peakShare: number; runsPerSecond: number },
+  threads: number,
+) {
+  const f = (v: number) => v.toFixed(2).padStart(8);
+  console.log(
+    `${r.variant.padEnd(8)} ${r.model.padEnd(8)} ${r.shape.padEnd(10)} ${r.engine.padEnd(11)} ` +
+      `${f(r.stats.min)} ${f(r.stats.max)} ${f(r.stats.avg)} ${f(r.stats.median)} ` +
+      `${(r.flops ? r.gflops.toFixed(1) : "-").padStart(8)} ${
+        (r.flops ? `${(100 * r.peakShare).toFixed(0)}%` : "-").padStart(6)
+      }` +
+      (threads > 1 ? ` ${r.runsPerSecond.toFixed(1).padStart(8)}` : ""),
+  );
+}
+
+/** The CPU's model name from /proc/cpuinfo, with the logical CPU count. */
+function cpuModel(): string {
+  try {
+    const info = Deno.readTextFileSync("/proc/cpuinfo");
+    const name = /^model name\s*:\s*(.+)$/m.exec(info)?.[1]?.trim() ?? "unknown CPU";
+    return `${name} (${navigator.hardwareConcurrency} logical CPUs)`;
+  } catch {
+    return `unknown (${Deno.build.os} ${Deno.build.arch}, ${navigator.hardwareConcurrency} CPUs)`;
+  }
+}
+
+/** The bench's photo: a ../shared/faces picture stretched to 640×480, else a synthetic one. */
+async function benchImage(quick: boolean): Promise<{ image: RgbImage; imageLabel: string }> {
+  const [W, H] = quick ? [160, 120] : [640, 480];
+  const shared = new URL("../../shared/faces/2007_007763.jpg", import.meta.url).pathname;
+  try {
+    const img = await readImage(shared);
+    return {
+      image: {
+        width: W,
+        height: H,
+        data: resizeBilinearU8(img.data, img.width, img.height, 3, W, H),
+      },
+      imageLabel: `${shared} stretched to ${W}x${H}`,
+    };
+  } catch {
+    return {
+      image: renderSyntheticImage(1, "val", 0, { width: W, height: H }).image,
+      imageLabel: `synthetic (renderSyntheticImage seed 1, val 0) ${W}x${H}`,
+    };
+  }
+}
+
+export default task;
