@@ -26,9 +26,12 @@ function align16(n: usize): usize {
   return (n + 15) & ~(<usize> 15);
 }
 
-/** Most taps of one axis: every source pixel once, plus two partial ones per destination pixel. */
+/**
+ * Room for the taps of one axis padded to the same count per destination
+ * pixel: at most ceil(srcLen / dstLen) + 2 each.
+ */
 function tapCap(srcLen: i32, dstLen: i32): usize {
-  return <usize> srcLen + 2 * <usize> dstLen + 2;
+  return <usize> srcLen + 3 * <usize> dstLen + 4;
 }
 
 function tapBytes(srcLen: i32, dstLen: i32): usize {
@@ -98,6 +101,30 @@ function areaTaps(srcLen: i32, dstLen: i32, at: usize): void {
     }
     store<i32>(start + (<usize> (d + 1) << 2), k);
   }
+  // Pad every pixel to the same tap count T (zero weights on its last source
+  // index): r + p * 0 = r exactly, and loops of a fixed trip count do not
+  // mispredict. Expanded in place from the end.
+  let t: i32 = 1;
+  for (let d: i32 = 0; d < dstLen; d++) {
+    const c = load<i32>(start + (<usize> (d + 1) << 2)) - load<i32>(start + (<usize> d << 2));
+    if (c > t) t = c;
+  }
+  for (let d: i32 = dstLen - 1; d >= 0; d--) {
+    const s0 = load<i32>(start + (<usize> d << 2));
+    const c = load<i32>(start + (<usize> (d + 1) << 2)) - s0;
+    const last = c > 0 ? load<i32>(srcs + (<usize> (s0 + c - 1) << 2)) : 0;
+    for (let j: i32 = t - 1; j >= 0; j--) {
+      const to = d * t + j;
+      if (j < c) {
+        store<i32>(srcs + (<usize> to << 2), load<i32>(srcs + (<usize> (s0 + j) << 2)));
+        store<f64>(weights + (<usize> to << 3), load<f64>(weights + (<usize> (s0 + j) << 3)));
+      } else {
+        store<i32>(srcs + (<usize> to << 2), last);
+        store<f64>(weights + (<usize> to << 3), 0);
+      }
+    }
+  }
+  for (let d: i32 = 0; d <= dstLen; d++) store<i32>(start + (<usize> d << 2), d * t);
 }
 
 /** JavaScript's Math.round for v >= 0 (ties up), capped at 255. */
