@@ -22,9 +22,14 @@ const task: Task = {
     val: {
       type: "list",
       meta: "DIR",
-      help: "validation shard dataset(s) for the accuracy table and the method choice [default: --calib]",
+      help:
+        "validation shard dataset(s) for the accuracy table and the method choice [default: --calib]",
     },
-    out: { type: "string", meta: "FILE", help: "output [default: <weights without .mtcnn>.int8.mtcnn]" },
+    out: {
+      type: "string",
+      meta: "FILE",
+      help: "output [default: <weights without .mtcnn>.int8.mtcnn]",
+    },
     samples: { type: "integer", default: 2048, help: "calibration samples" },
     "val-samples": { type: "integer", default: 2000, help: "validation samples" },
     method: {
@@ -44,13 +49,19 @@ const task: Task = {
   },
   async run({ flags }) {
     const weights = flags.weights as string;
-    if (!weights.endsWith(".mtcnn")) throw new UsageError(`quantize: --weights "${weights}" is not a .mtcnn file`);
+    if (!weights.endsWith(".mtcnn")) {
+      throw new UsageError(`quantize: --weights "${weights}" is not a .mtcnn file`);
+    }
     const out = (flags.out as string | undefined) ?? weights.replace(/\.mtcnn$/, ".int8.mtcnn");
     const samples = flags.samples as number;
     const valSamples = flags["val-samples"] as number;
-    if (samples < 1 || valSamples < 1) throw new UsageError("quantize: --samples and --val-samples must be at least 1");
+    if (samples < 1 || valSamples < 1) {
+      throw new UsageError("quantize: --samples and --val-samples must be at least 1");
+    }
     const pct = flags.percentile as number;
-    if (!(pct > 50 && pct <= 100)) throw new UsageError(`quantize: --percentile must be in (50, 100], got ${pct}`);
+    if (!(pct > 50 && pct <= 100)) {
+      throw new UsageError(`quantize: --percentile must be in (50, 100], got ${pct}`);
+    }
     const data = await loadNetData(weights);
     if (data.quant) throw new UsageError(`quantize: "${weights}" is already int8`);
     const calibDirs = flags.calib as string[];
@@ -59,7 +70,9 @@ const task: Task = {
     const calib = await readSamples(calibDirs, samples, seed);
     const val = await readSamples(valDirs, valSamples, seed + 1);
     const bits = flags.bits as number;
-    if (bits !== 7 && bits !== 8) throw new UsageError(`quantize: --bits must be 7 or 8, got ${bits}`);
+    if (bits !== 7 && bits !== 8) {
+      throw new UsageError(`quantize: --bits must be 7 or 8, got ${bits}`);
+    }
     const m = flags.method as string;
     const methods: CalibrateOptions[] = [];
     if (m !== "percentile") methods.push({ method: "minmax", bits });
@@ -75,12 +88,15 @@ const task: Task = {
       } s); wrote ${out} (${r.net.quant!.method}, ${bits}-bit activations)`,
     );
     console.log(
-      `file ${fpBytes} -> ${qBytes} bytes (${(fpBytes / qBytes).toFixed(2)}x); weights ${weightBytes(data)} -> ${
-        weightBytes(r.net)
-      } bytes (${(weightBytes(data) / weightBytes(r.net)).toFixed(2)}x)`,
+      `file ${fpBytes} -> ${qBytes} bytes (${(fpBytes / qBytes).toFixed(2)}x); weights ${
+        weightBytes(data)
+      } -> ${weightBytes(r.net)} bytes (${(weightBytes(data) / weightBytes(r.net)).toFixed(2)}x)`,
     );
     const f = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : "-");
-    const rows = [{ method: "fp32", metrics: r.fp32 }, ...r.candidates.map((c) => ({ ...c, method: `int8 ${c.method}` }))];
+    const rows = [
+      { method: "fp32", metrics: r.fp32 },
+      ...r.candidates.map((c) => ({ ...c, method: `int8 ${c.method}` })),
+    ];
     console.log(`| ${data.arch.name} | ${rows.map((x) => x.method).join(" | ")} |`);
     console.log(`| --- | ${rows.map(() => "---").join(" | ")} |`);
     console.log(`| cls loss | ${rows.map((x) => f(x.metrics.clsLoss)).join(" | ")} |`);

@@ -12,7 +12,12 @@
  */
 import { createEngine } from "../src/deploy/engine.ts";
 import { onetArch, pnetArch, rnetArch } from "../src/nets/arch.ts";
-import { ensureOriginalWeights, loadNetData, type NetData, randomNetData } from "../src/nets/mod.ts";
+import {
+  ensureOriginalWeights,
+  loadNetData,
+  type NetData,
+  randomNetData,
+} from "../src/nets/mod.ts";
 import { quantizeNet } from "../src/optimize/mod.ts";
 import { Rng } from "../src/util/random.ts";
 
@@ -45,6 +50,14 @@ for (const name of ["pnet", "rnet", "onet"] as Name[]) {
   Deno.bench(`${label} fp32`, { group: name, baseline: true }, () => void fp32.run(px, n, h, w));
   Deno.bench(`${label} int8`, { group: name }, () => void int8.run(px, n, h, w));
   Deno.bench(`${label} int8 half channels`, { group: name }, () => void half8.run(px, n, h, w));
-  Deno.bench(`${label} int8 7-bit acts (${int7.variant})`, { group: name }, () => void int7.run(px, n, h, w));
-  Deno.bench(`${label} int8 7-bit half channels`, { group: name }, () => void half7.run(px, n, h, w));
+  Deno.bench(
+    `${label} int8 7-bit acts (${int7.variant})`,
+    { group: name },
+    () => void int7.run(px, n, h, w),
+  );
+  Deno.bench(
+    `${label} int8 7-bit half channels`,
+    { group: name },
+    () => void half7.run(px, n, h, w),
+  );
 }

@@ -17,7 +17,9 @@ function pixels(count: number, seed: number): Uint8Array {
 function int8Net(arch: NetArch, seed: number, bits: 7 | 8 = 8) {
   const data = randomNetData(arch, seed);
   const s = arch.input.size;
-  const q = quantizeNet(data, { pixels: pixels(s * s * 3 * 16, seed + 1), count: 16, size: s }, { bits });
+  const q = quantizeNet(data, { pixels: pixels(s * s * 3 * 16, seed + 1), count: 16, size: s }, {
+    bits,
+  });
   return { data, q: decodeWeights(encodeWeights(q)) };
 }
 
@@ -39,7 +41,9 @@ Deno.test("int8 engine: head outputs equal the TypeScript twin bit for bit (odd 
     assertEquals([out.outH, out.outW], [ref.output.outH, ref.output.outW], label);
     assertEquals(Array.from(out.cls), Array.from(ref.output.cls), `${label} cls`);
     assertEquals(Array.from(out.box), Array.from(ref.output.box), `${label} box`);
-    if (ref.output.landmarks) assertEquals(Array.from(out.landmarks!), Array.from(ref.output.landmarks), label);
+    if (ref.output.landmarks) {
+      assertEquals(Array.from(out.landmarks!), Array.from(ref.output.landmarks), label);
+    }
   }
 });
 
@@ -51,12 +55,20 @@ Deno.test("int8 engine agrees with the fake-quantised float simulation (cls and 
     const out = eng.run(px, n, h, w);
     const per = h * w * 3;
     for (let b = 0; b < n; b++) {
-      const sim = forwardSim(q, px.subarray(b * per, (b + 1) * per), h, w, { activations: q.quant!.activations });
+      const sim = forwardSim(q, px.subarray(b * per, (b + 1) * per), h, w, {
+        activations: q.quant!.activations,
+      });
       const m = sim.cls.length;
       assert(maxAbsDiff(sim.cls, out.cls.subarray(b * m, (b + 1) * m)) < 0.02, `${label} cls`);
-      assert(maxAbsDiff(sim.box, out.box.subarray(b * m * 4, (b + 1) * m * 4)) < 0.02, `${label} box`);
+      assert(
+        maxAbsDiff(sim.box, out.box.subarray(b * m * 4, (b + 1) * m * 4)) < 0.02,
+        `${label} box`,
+      );
       if (sim.landmarks) {
-        assert(maxAbsDiff(sim.landmarks, out.landmarks!.subarray(b * m * 10, (b + 1) * m * 10)) < 0.02, label);
+        assert(
+          maxAbsDiff(sim.landmarks, out.landmarks!.subarray(b * m * 10, (b + 1) * m * 10)) < 0.02,
+          label,
+        );
       }
     }
   }
@@ -77,7 +89,10 @@ Deno.test("int8 engine, 7-bit activations (i8 quad kernels): plain and relaxed b
       assertEquals(Array.from(out.box), Array.from(ref.box), `${label} ${eng.variant} box`);
     }
     const per = h * w * 3;
-    const sim = forwardSim(q, px.subarray(0, per), h, w, { activations: q.quant!.activations, bits: 7 });
+    const sim = forwardSim(q, px.subarray(0, per), h, w, {
+      activations: q.quant!.activations,
+      bits: 7,
+    });
     assert(maxAbsDiff(sim.cls, ref.cls.subarray(0, sim.cls.length)) < 0.02, `${label} sim cls`);
     assert(maxAbsDiff(sim.box, ref.box.subarray(0, sim.box.length)) < 0.02, `${label} sim box`);
   }
@@ -103,8 +118,16 @@ Deno.test("createEngine() runs int8 nets on the int8 kernels, or on the float ke
 Deno.test("int8 engine: a wrong input size is a one-line RangeError; unsupported nets say why", async () => {
   const { q } = int8Net(onetArch(), 6);
   const eng = await createInt8Engine(q);
-  assertThrows(() => eng.run(new Uint8Array(47 * 47 * 3), 1, 47, 47), RangeError, "input must be 48x48");
+  assertThrows(
+    () => eng.run(new Uint8Array(47 * 47 * 3), 1, 47, 47),
+    RangeError,
+    "input must be 48x48",
+  );
   const fp = randomNetData(pnetArch(), 1);
   assertEquals(int8Unsupported(fp), "the net holds no int8 tensors");
-  await assertRejects(() => createInt8Engine(fp), TypeError, "int8 engine (pnet): the net holds no int8 tensors");
+  await assertRejects(
+    () => createInt8Engine(fp),
+    TypeError,
+    "int8 engine (pnet): the net holds no int8 tensors",
+  );
 });

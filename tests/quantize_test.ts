@@ -46,7 +46,9 @@ Deno.test("quantizeWeight() puts each output channel's largest |w| at ±127 and 
     assertEquals(mq, 127);
   }
   const back = dequantizeWeight(q, shape);
-  for (let i = 0; i < 72; i++) assert(Math.abs(back[i] - w[i]) <= q.scale[i % 4] / 2 + 1e-7, `value ${i}`);
+  for (let i = 0; i < 72; i++) {
+    assert(Math.abs(back[i] - w[i]) <= q.scale[i % 4] / 2 + 1e-7, `value ${i}`);
+  }
 });
 
 Deno.test("actQuant() widens the range to hold zero and maps its ends to 0 and 255", () => {
@@ -61,12 +63,24 @@ Deno.test("actQuant() widens the range to hold zero and maps its ends to 0 and 2
   const pos = actQuant(2, 5); // all positive: 0 joins the range
   assertEquals(pos.zeroPoint, 0);
   assertAlmostEquals(pos.scale, 5 / 255, 1e-7);
-  assertEquals([roundEven(2.5), roundEven(3.5), roundEven(-2.5), roundEven(-3.5), roundEven(1.2)], [2, 4, -2, -4, 1]);
+  assertEquals([roundEven(2.5), roundEven(3.5), roundEven(-2.5), roundEven(-3.5), roundEven(1.2)], [
+    2,
+    4,
+    -2,
+    -4,
+    1,
+  ]);
 });
 
 Deno.test("forwardSim() without quantisation matches the tfjs forward pass (PNet 17x13, RNet, ONet)", async () => {
   await initBackend("cpu");
-  for (const [arch, h, w] of [[pnetArch(), 17, 13], [rnetArch(), 24, 24], [onetArch(), 48, 48]] as const) {
+  for (
+    const [arch, h, w] of [[pnetArch(), 17, 13], [rnetArch(), 24, 24], [
+      onetArch(),
+      48,
+      48,
+    ]] as const
+  ) {
     const data = randomNetData(arch, 7);
     const px = pixels(h * w * 3, 11);
     const sim = forwardSim(data, px, h, w);
@@ -75,7 +89,10 @@ Deno.test("forwardSim() without quantisation matches the tfjs forward pass (PNet
     assert(maxAbsDiff(sim.cls, out.cls.dataSync() as Float32Array) < 1e-4, `${arch.name} cls`);
     assert(maxAbsDiff(sim.box, out.box.dataSync() as Float32Array) < 1e-4, `${arch.name} box`);
     if (out.landmarks) {
-      assert(maxAbsDiff(sim.landmarks!, out.landmarks.dataSync() as Float32Array) < 1e-4, `${arch.name} landmarks`);
+      assert(
+        maxAbsDiff(sim.landmarks!, out.landmarks.dataSync() as Float32Array) < 1e-4,
+        `${arch.name} landmarks`,
+      );
     }
     tf.dispose([out.cls, out.box, out.logits, out.landmarks].filter((t) => t) as tf.Tensor[]);
     disposeNet(net);
@@ -124,7 +141,10 @@ Deno.test("quantizeNet() keeps the fake-quantised outputs near fp32 and percenti
   const pc = quantizeNet(data, calib, { method: "percentile", percentile: 99 });
   assertEquals(pc.quant!.method, "percentile:99");
   for (const name of Object.keys(mm.quant!.activations)) {
-    assert(pc.quant!.activations[name].input.scale <= mm.quant!.activations[name].input.scale + 1e-9, name);
+    assert(
+      pc.quant!.activations[name].input.scale <= mm.quant!.activations[name].input.scale + 1e-9,
+      name,
+    );
   }
   const px = pixels(12 * 12 * 3 * 8, 8);
   for (let i = 0; i < 8; i++) {
@@ -143,12 +163,17 @@ Deno.test("evaluateSim() computes the seed's table: CE over pos+neg, MSE over po
   const labels = Uint8Array.from([0, 1, 2, 3, 1, 0]);
   const boxes = Float32Array.from({ length: n * 4 }, (_, i) => (i % 5) * 0.05 - 0.1);
   const m = evaluateSim(data, { pixels: px, labels, boxes, count: n, size: 12 });
-  const outs = Array.from({ length: n }, (_, i) => forwardSim(data, px.subarray(i * 432, (i + 1) * 432), 12, 12));
+  const outs = Array.from(
+    { length: n },
+    (_, i) => forwardSim(data, px.subarray(i * 432, (i + 1) * 432), 12, 12),
+  );
   const p = outs.map((o) => o.cls[0]);
   const ce = (-Math.log(1 - p[0]) - Math.log(p[1]) - Math.log(p[4]) - Math.log(1 - p[5])) / 4;
   const acc = ([p[0] < 0.5, p[1] >= 0.5, p[4] >= 0.5, p[5] < 0.5].filter((x) => x).length) / 4;
   let se = 0;
-  for (const i of [1, 2, 4]) for (let k = 0; k < 4; k++) se += (outs[i].box[k] - boxes[i * 4 + k]) ** 2;
+  for (const i of [1, 2, 4]) {
+    for (let k = 0; k < 4; k++) se += (outs[i].box[k] - boxes[i * 4 + k]) ** 2;
+  }
   assertAlmostEquals(m.clsLoss, ce, 1e-9);
   assertAlmostEquals(m.clsAcc, acc, 1e-12);
   assertAlmostEquals(m.offsetLoss, se / 12, 1e-12);
@@ -156,11 +181,19 @@ Deno.test("evaluateSim() computes the seed's table: CE over pos+neg, MSE over po
 
 Deno.test("ptq() returns the candidate with the lowest validation loss and rejects wrong-size samples", () => {
   const data = randomNetData(pnetArch(), 21);
-  const val = { ...samples(12, 20, 5), labels: new Uint8Array(20).map((_, i) => i % 3), boxes: new Float32Array(80) };
+  const val = {
+    ...samples(12, 20, 5),
+    labels: new Uint8Array(20).map((_, i) => i % 3),
+    boxes: new Float32Array(80),
+  };
   const r = ptq(data, samples(12, 32, 4), val);
   assertEquals(r.candidates.map((c) => c.method), ["minmax", "percentile:99.99"]);
   const best = Math.min(...r.candidates.map((c) => c.metrics.clsLoss + c.metrics.offsetLoss));
   const chosen = r.candidates.find((c) => c.net === r.net)!;
   assertEquals(chosen.metrics.clsLoss + chosen.metrics.offsetLoss, best);
-  assertThrows(() => ptq(data, samples(24, 2, 1), val), RangeError, "samples are 24/12 px, the net wants 12 px");
+  assertThrows(
+    () => ptq(data, samples(24, 2, 1), val),
+    RangeError,
+    "samples are 24/12 px, the net wants 12 px",
+  );
 });

@@ -101,7 +101,9 @@ function compile(data: NetData): Compiled {
     const l = layers[i];
     if (l.kind !== "conv" && l.kind !== "dense") continue;
     const aq = quant.activations[l.name];
-    if (!aq?.output) throw new TypeError(`int8 engine (${arch.name}): no activation range for ${l.name}`);
+    if (!aq?.output) {
+      throw new TypeError(`int8 engine (${arch.name}): no activation range for ${l.name}`);
+    }
     firstInput ??= aq.input;
     let alpha: Float32Array | undefined;
     let relu = false;
@@ -122,13 +124,31 @@ function compile(data: NetData): Compiled {
       mul[o] = f(aq.input.scale * wq.scale[wq.scale.length === 1 ? 0 : o]);
       al[o] = alpha ? alpha[o] : relu ? 0 : 1;
     }
-    steps.push(makeStep(l.name, l.kind, kh, kw, l.kind === "conv" ? l.stride : 1, ic, oc, wq.q, mul, params[`${l.name}.bias`], al, aq.input, aq.output));
+    steps.push(
+      makeStep(
+        l.name,
+        l.kind,
+        kh,
+        kw,
+        l.kind === "conv" ? l.stride : 1,
+        ic,
+        oc,
+        wq.q,
+        mul,
+        params[`${l.name}.bias`],
+        al,
+        aq.input,
+        aq.output,
+      ),
+    );
     c = oc;
   }
   // heads: one 1×1 step with every head's outputs side by side
   const heads: Compiled["heads"] = [];
   let units = 0;
-  const headLayers = layers.filter((l) => l.kind === "cls" || l.kind === "box" || l.kind === "landmarks");
+  const headLayers = layers.filter((l) =>
+    l.kind === "cls" || l.kind === "box" || l.kind === "landmarks"
+  );
   for (const h of headLayers) {
     heads.push({ kind: h.kind as "cls" | "box" | "landmarks", at: units });
     units += HEAD_UNITS[h.kind as "cls"];
@@ -145,31 +165,68 @@ function compile(data: NetData): Compiled {
     const wq = quant.weights[`${h.name}.weight`];
     const b = params[`${h.name}.bias`];
     if (wq.q.length !== hic * u) {
-      throw new TypeError(`int8 engine (${arch.name}): head ${h.name} reads a flattened conv output (unsupported)`);
+      throw new TypeError(
+        `int8 engine (${arch.name}): head ${h.name} reads a flattened conv output (unsupported)`,
+      );
     }
-    for (let k = 0; k < hic; k++) for (let o = 0; o < u; o++) hw[k * units + at + o] = wq.q[k * u + o];
+    for (let k = 0; k < hic; k++) {
+      for (let o = 0; o < u; o++) hw[k * units + at + o] = wq.q[k * u + o];
+    }
     for (let o = 0; o < u; o++) {
       hmul[at + o] = f(hin.scale * wq.scale[wq.scale.length === 1 ? 0 : o]);
       hbias[at + o] = b[o];
     }
   }
-  steps.push(makeStep("heads", "heads", 1, 1, 1, hic, units, hw, hmul, hbias, new Float32Array(units).fill(1), hin, { scale: 1, zeroPoint: 0 }));
+  steps.push(
+    makeStep(
+      "heads",
+      "heads",
+      1,
+      1,
+      1,
+      hic,
+      units,
+      hw,
+      hmul,
+      hbias,
+      new Float32Array(units).fill(1),
+      hin,
+      { scale: 1, zeroPoint: 0 },
+    ),
+  );
   // input table
   const inp = arch.input;
   const lut = new Uint8Array(inp.channels * 256);
   const inv = f(1 / firstInput!.scale);
   for (let j = 0; j < inp.channels; j++) {
     for (let p = 0; p < 256; p++) {
-      lut[j * 256 + p] = requant(f(f(p - inp.mean[j]) * f(inp.scale[j])), inv, firstInput!.zeroPoint, maxCode);
+      lut[j * 256 + p] = requant(
+        f(f(p - inp.mean[j]) * f(inp.scale[j])),
+        inv,
+        firstInput!.zeroPoint,
+        maxCode,
+      );
     }
   }
   const order = Uint8Array.from(
-    inp.channels === 3 && inp.channelOrder === "BGR" ? [2, 1, 0] : Array.from({ length: inp.channels }, (_, j) => j),
+    inp.channels === 3 && inp.channelOrder === "BGR"
+      ? [2, 1, 0]
+      : Array.from({ length: inp.channels }, (_, j) => j),
   );
   if (maxCode === 127) {
     for (const s of steps) s.packed = packQuads(s);
   }
-  return { arch, steps, lut, order, input: firstInput!, units, heads, spatial: last.kind === "conv", maxCode };
+  return {
+    arch,
+    steps,
+    lut,
+    order,
+    input: firstInput!,
+    units,
+    heads,
+    spatial: last.kind === "conv",
+    maxCode,
+  };
 }
 
 function makeStep(
@@ -192,7 +249,15 @@ function makeStep(
   const kp = (k + 7) & ~7;
   const w = new Int16Array(oc * kp);
   for (let kk = 0; kk < k; kk++) for (let o = 0; o < oc; o++) w[o * kp + kk] = wq[kk * oc + o];
-  const packed = packPairs(wq, kind === "dense" ? 1 : kh, kind === "dense" ? k : kw * ic, oc, mul, bias, alpha);
+  const packed = packPairs(
+    wq,
+    kind === "dense" ? 1 : kh,
+    kind === "dense" ? k : kw * ic,
+    oc,
+    mul,
+    bias,
+    alpha,
+  );
   return {
     name,
     kind,
@@ -288,7 +353,7 @@ function packQuads(s: Step): Uint8Array {
       const o = b * 8 + j;
       const ok = o < oc;
       let sum = 0;
-      if (ok) for (let t = 0; t < total; t++) sum += s.w[o * s.kp + t];
+      if (ok) { for (let t = 0; t < total; t++) sum += s.w[o * s.kp + t]; }
       dv.setFloat32(at + 4 * j, ok ? s.mul[o] : 0, true);
       dv.setFloat32(at + bw * 4 + 4 * j, ok ? s.bias[o] : 0, true);
       dv.setFloat32(at + bw * 8 + 4 * j, ok ? s.alpha[o] : 1, true);
@@ -315,11 +380,17 @@ function attachPools(data: NetData, c: Compiled): void {
   const layers = data.arch.layers;
   for (const s of c.steps) {
     if (s.kind === "heads") continue;
-    const i = layers.findIndex((l) => (l.kind === "conv" || l.kind === "dense") && l.name === s.name);
+    const i = layers.findIndex((l) =>
+      (l.kind === "conv" || l.kind === "dense") && l.name === s.name
+    );
     for (let j = i + 1; j < layers.length; j++) {
       const a = layers[j];
-      if (a.kind === "maxpool") s.pools.push({ size: a.size, stride: a.stride, rounding: a.rounding });
-      else if (a.kind === "conv" || a.kind === "dense" || a.kind === "cls" || a.kind === "box" || a.kind === "landmarks") break;
+      if (a.kind === "maxpool") {
+        s.pools.push({ size: a.size, stride: a.stride, rounding: a.rounding });
+      } else if (
+        a.kind === "conv" || a.kind === "dense" || a.kind === "cls" || a.kind === "box" ||
+        a.kind === "landmarks"
+      ) break;
     }
   }
 }
@@ -331,16 +402,23 @@ function compileNet(data: NetData): Compiled {
 }
 
 const poolSide = (n: number, p: Step["pools"][number]) =>
-  (p.rounding === "ceil" ? Math.ceil((n - p.size) / p.stride) : Math.floor((n - p.size) / p.stride)) + 1;
+  (p.rounding === "ceil"
+    ? Math.ceil((n - p.size) / p.stride)
+    : Math.floor((n - p.size) / p.stride)) + 1;
 
 /** Shapes of every step for an h × w input. */
 function shapes(c: Compiled, h: number, w: number) {
-  const out: { h: number; w: number; c: number; oh: number; ow: number; ph: number; pw: number }[] = [];
+  const out: { h: number; w: number; c: number; oh: number; ow: number; ph: number; pw: number }[] =
+    [];
   const size = c.arch.input.size;
   if (!c.spatial && (h !== size || w !== size)) {
-    throw new RangeError(`int8 engine (${c.arch.name}): input must be ${size}x${size}, got ${h}x${w}`);
+    throw new RangeError(
+      `int8 engine (${c.arch.name}): input must be ${size}x${size}, got ${h}x${w}`,
+    );
   }
-  if (!(h >= 1 && w >= 1)) throw new RangeError(`int8 engine (${c.arch.name}): empty input ${h}x${w}`);
+  if (!(h >= 1 && w >= 1)) {
+    throw new RangeError(`int8 engine (${c.arch.name}): empty input ${h}x${w}`);
+  }
   let ch = c.arch.input.channels;
   for (const s of c.steps) {
     if (s.kind === "dense" || (s.kind === "heads" && !c.spatial)) {
@@ -355,7 +433,9 @@ function shapes(c: Compiled, h: number, w: number) {
       w = 1;
     } else {
       if (h < s.kh || w < s.kw) {
-        throw new RangeError(`int8 engine (${c.arch.name}): input too small at layer ${s.name} (${h}x${w})`);
+        throw new RangeError(
+          `int8 engine (${c.arch.name}): input too small at layer ${s.name} (${h}x${w})`,
+        );
       }
       const oh = Math.floor((h - s.kh) / s.stride) + 1;
       const ow = Math.floor((w - s.kw) / s.stride) + 1;
@@ -393,22 +473,34 @@ function quantizePixels(c: Compiled, pixels: Uint8Array | Float32Array): Uint8Ar
   const inp = c.arch.input;
   const x = new Float32Array(pixels.length);
   for (let i = 0; i < pixels.length; i += ch) {
-    for (let j = 0; j < ch; j++) x[i + j] = f(f(pixels[i + c.order[j]] - inp.mean[j]) * f(inp.scale[j]));
+    for (let j = 0; j < ch; j++) {
+      x[i + j] = f(f(pixels[i + c.order[j]] - inp.mean[j]) * f(inp.scale[j]));
+    }
   }
   return quantizeNormalized(c, x);
 }
 
-function splitHeads(c: Compiled, rows: Float32Array, n: number, outH: number, outW: number): EngineOutput {
+function splitHeads(
+  c: Compiled,
+  rows: Float32Array,
+  n: number,
+  outH: number,
+  outW: number,
+): EngineOutput {
   const m = n * outH * outW;
   const out: EngineOutput = { cls: new Float32Array(m), box: new Float32Array(m * 4), outH, outW };
   const u = c.units;
   for (const h of c.heads) {
     if (h.kind === "cls") {
-      for (let i = 0; i < m; i++) out.cls[i] = 1 / (1 + Math.exp(rows[i * u + h.at] - rows[i * u + h.at + 1]));
+      for (let i = 0; i < m; i++) {
+        out.cls[i] = 1 / (1 + Math.exp(rows[i * u + h.at] - rows[i * u + h.at + 1]));
+      }
     } else {
       const k = HEAD_UNITS[h.kind];
       const dst = h.kind === "box" ? out.box : (out.landmarks = new Float32Array(m * k));
-      for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) dst[i * k + j] = rows[i * u + h.at + j];
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < k; j++) dst[i * k + j] = rows[i * u + h.at + j];
+      }
     }
   }
   return out;
@@ -514,7 +606,9 @@ function loadModule(name: string): Promise<WebAssembly.Module> {
       } catch (e) {
         modulePromises.delete(name);
         throw new TypeError(
-          `Cannot load "kernels/build/${name}.wasm": ${(e as Error).message} (run deno task build:kernels)`,
+          `Cannot load "kernels/build/${name}.wasm": ${
+            (e as Error).message
+          } (run deno task build:kernels)`,
         );
       }
     })();
@@ -592,7 +686,9 @@ export async function createInt8Engine(
       );
     }
     let biggest = n * h * w * c.arch.input.channels;
-    for (let i = 0; i < sh.length - 1; i++) biggest = Math.max(biggest, n * sh[i].oh * sh[i].ow * c.steps[i].oc);
+    for (let i = 0; i < sh.length - 1; i++) {
+      biggest = Math.max(biggest, n * sh[i].oh * sh[i].ow * c.steps[i].oc);
+    }
     const last = sh[sh.length - 1];
     const rowsBytes = n * last.oh * last.ow * c.units * 4;
     top = heap;
@@ -622,12 +718,62 @@ export async function createInt8Engine(
       const flat = g.h === 1 && g.w === 1 && s.kh === 1 && s.kw === 1; // dense: the batch is one row
       const m = heads ? 1 : 0;
       if (c.maxCode === 127) {
-        if (flat) k.convQuads(src, 1, 1, n, g.c, weightAt[i], 1, 1, 1, s.oc, m, s.invOut, s.zOut, 127, dst);
-        else k.convQuads(src, n, g.h, g.w, g.c, weightAt[i], s.kh, s.kw, s.stride, s.oc, m, s.invOut, s.zOut, 127, dst);
+        if (flat) {
+          k.convQuads(src, 1, 1, n, g.c, weightAt[i], 1, 1, 1, s.oc, m, s.invOut, s.zOut, 127, dst);
+        } else {k.convQuads(
+            src,
+            n,
+            g.h,
+            g.w,
+            g.c,
+            weightAt[i],
+            s.kh,
+            s.kw,
+            s.stride,
+            s.oc,
+            m,
+            s.invOut,
+            s.zOut,
+            127,
+            dst,
+          );}
       } else {
         k.toI16(src, n * g.h * g.w * g.c, s.zIn, wide);
-        if (flat) k.convPairs(wide, 1, 1, n, g.c, weightAt[i], 1, 1, 1, s.oc, m, s.invOut, s.zOut, 255, dst);
-        else k.convPairs(wide, n, g.h, g.w, g.c, weightAt[i], s.kh, s.kw, s.stride, s.oc, m, s.invOut, s.zOut, 255, dst);
+        if (flat) {
+          k.convPairs(
+            wide,
+            1,
+            1,
+            n,
+            g.c,
+            weightAt[i],
+            1,
+            1,
+            1,
+            s.oc,
+            m,
+            s.invOut,
+            s.zOut,
+            255,
+            dst,
+          );
+        } else {k.convPairs(
+            wide,
+            n,
+            g.h,
+            g.w,
+            g.c,
+            weightAt[i],
+            s.kh,
+            s.kw,
+            s.stride,
+            s.oc,
+            m,
+            s.invOut,
+            s.zOut,
+            255,
+            dst,
+          );}
       }
       let cur = dst, ph = g.oh, pw = g.ow;
       for (const p of s.pools) {
@@ -639,21 +785,29 @@ export async function createInt8Engine(
         pw = qw;
       }
       src = cur;
-      mark(s.name + (s.pools.length ? "+pool" : ""), 2 * n * g.oh * g.ow * s.oc * s.kh * s.kw * g.c);
+      mark(
+        s.name + (s.pools.length ? "+pool" : ""),
+        2 * n * g.oh * g.ow * s.oc * s.kh * s.kw * g.c,
+      );
     });
     const rows = new Float32Array(k.memory.buffer, rowsAt, rowsBytes / 4).slice();
     return splitHeads(c, rows, n, last.oh, last.ow);
   };
   const flops = (n: number, h: number, w: number) => {
     const sh = shapes(c, h, w);
-    return c.steps.reduce((a, s, i) => a + 2 * n * sh[i].oh * sh[i].ow * s.oc * s.kh * s.kw * sh[i].c, 0);
+    return c.steps.reduce(
+      (a, s, i) => a + 2 * n * sh[i].oh * sh[i].ow * s.oc * s.kh * s.kw * sh[i].c,
+      0,
+    );
   };
   return {
     arch: c.arch,
     variant: relaxed ? "relaxed-simd" : "simd",
     precision: "int8",
     run: (pixels, n, h, w) =>
-      pixels instanceof Uint8Array ? exec(pixels, true, n, h, w) : exec(quantizePixels(c, pixels), false, n, h, w),
+      pixels instanceof Uint8Array
+        ? exec(pixels, true, n, h, w)
+        : exec(quantizePixels(c, pixels), false, n, h, w),
     runNormalized: (x, n, h = c.arch.input.size, w = c.arch.input.size) =>
       exec(quantizeNormalized(c, x), false, n, h, w),
     profile: (pixels, n, h, w, clock = () => performance.now()) => {

@@ -55,7 +55,9 @@ export function quantBlocks(arch: NetArch): { blocks: QuantBlock[]; heads: HeadL
       blocks.push({ layer: l, after: [] });
     } else if (l.kind === "cls" || l.kind === "box" || l.kind === "landmarks") heads.push(l);
     else if (blocks.length) blocks[blocks.length - 1].after.push(l);
-    else throw new RangeError(`quantBlocks(${arch.name}): layer ${l.kind} before any compute layer`);
+    else {throw new RangeError(
+        `quantBlocks(${arch.name}): layer ${l.kind} before any compute layer`,
+      );}
   }
   return { blocks, heads };
 }
@@ -64,7 +66,11 @@ export function quantBlocks(arch: NetArch): { blocks: QuantBlock[]; heads: HeadL
  * Symmetric per-output-channel int8 quantisation of a weight (output channel
  * = last axis; depthwise: axis 2).
  */
-export function quantizeWeight(w: Float32Array, shape: number[], axis = shape.length - 1): Int8Tensor {
+export function quantizeWeight(
+  w: Float32Array,
+  shape: number[],
+  axis = shape.length - 1,
+): Int8Tensor {
   const dim = shape[axis];
   const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
   const maxAbs = new Float64Array(dim);
@@ -136,7 +142,15 @@ interface Act {
   data: Float32Array;
 }
 
-function conv(x: Act, wt: Float32Array, bias: Float32Array, kh: number, kw: number, s: number, oc: number): Act {
+function conv(
+  x: Act,
+  wt: Float32Array,
+  bias: Float32Array,
+  kh: number,
+  kw: number,
+  s: number,
+  oc: number,
+): Act {
   const oh = Math.floor((x.h - kh) / s) + 1;
   const ow = Math.floor((x.w - kw) / s) + 1;
   const out = new Float32Array(oh * ow * oc);
@@ -163,7 +177,14 @@ function conv(x: Act, wt: Float32Array, bias: Float32Array, kh: number, kw: numb
   return { h: oh, w: ow, c: oc, data: out };
 }
 
-function depthwise(x: Act, wt: Float32Array, bias: Float32Array, kh: number, kw: number, s: number): Act {
+function depthwise(
+  x: Act,
+  wt: Float32Array,
+  bias: Float32Array,
+  kh: number,
+  kw: number,
+  s: number,
+): Act {
   const oh = Math.floor((x.h - kh) / s) + 1;
   const ow = Math.floor((x.w - kw) / s) + 1;
   const c = x.c;
@@ -364,7 +385,8 @@ export function quantizeNet(
     const maxCode = opts.bits === 7 ? 127 : 255;
     if (method === "minmax") return actQuant(lo.get(name)!, hi.get(name)!, maxCode);
     const v = Float32Array.from(kept.get(name)!).sort();
-    const at = (p: number) => v[Math.min(v.length - 1, Math.max(0, Math.round((p / 100) * (v.length - 1))))];
+    const at = (p: number) =>
+      v[Math.min(v.length - 1, Math.max(0, Math.round((p / 100) * (v.length - 1))))];
     return actQuant(at(100 - pct), at(pct), maxCode);
   };
   const { blocks, heads } = quantBlocks(data.arch);
@@ -381,7 +403,9 @@ export function quantizeNet(
   for (const name of [...blocks.map((b) => b.layer.name), ...heads.map((h) => h.name)]) {
     const key = `${name}.weight`;
     const shape = shapes[key];
-    const axis = blocks.find((b) => b.layer.name === name)?.layer.kind === "depthwise" ? 2 : shape.length - 1;
+    const axis = blocks.find((b) => b.layer.name === name)?.layer.kind === "depthwise"
+      ? 2
+      : shape.length - 1;
     weights[key] = quantizeWeight(data.params[key], shape, axis);
     params[key] = dequantizeWeight(weights[key], shape);
   }
@@ -428,10 +452,16 @@ export function evaluateSim(
   for (let i = 0; i < batch.count; i++) {
     const label = batch.labels[i];
     if (label === 3) continue;
-    const r = forwardSim(data, batch.pixels.subarray(i * per, (i + 1) * per), batch.size, batch.size, {
-      activations,
-      bits,
-    });
+    const r = forwardSim(
+      data,
+      batch.pixels.subarray(i * per, (i + 1) * per),
+      batch.size,
+      batch.size,
+      {
+        activations,
+        bits,
+      },
+    );
     const p = Math.min(1 - 1e-7, Math.max(1e-7, r.cls[0]));
     if (label === 0 || label === 1) {
       ce += label === 1 ? -Math.log(p) : -Math.log(1 - p);
@@ -507,6 +537,8 @@ export function ptq(
 /** Bytes of the parameter tensors in a net's weights file (float32 4, int8 1 per value). */
 export function weightBytes(data: NetData): number {
   let n = 0;
-  for (const [name, v] of Object.entries(data.params)) n += data.quant?.weights[name] ? v.length : 4 * v.length;
+  for (const [name, v] of Object.entries(data.params)) {
+    n += data.quant?.weights[name] ? v.length : 4 * v.length;
+  }
   return n;
 }
