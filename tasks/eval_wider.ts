@@ -95,6 +95,12 @@ const task: Task = {
       default: ["0.6", "0.7", "0.7"],
       help: "the detector's thresholds, for --images",
     },
+    engine: {
+      type: "string",
+      choices: ["as", "tfjs"],
+      default: "as",
+      help: "where the detector's nets run (AssemblyScript engine or tfjs), for --images",
+    },
     workers: {
       type: "integer",
       default: navigator.hardwareConcurrency,
@@ -132,7 +138,11 @@ const task: Task = {
       : await readWiderGroundTruth(gtDir);
     if (flags.images !== undefined) {
       const thresholds = (flags.thresholds as string[]).map(Number) as [number, number, number];
-      const config = { minFaceSize: flags["min-face"] as number, thresholds };
+      const config = {
+        minFaceSize: flags["min-face"] as number,
+        thresholds,
+        engine: flags.engine as "as" | "tfjs",
+      };
       resolveDetectorConfig(config);
       const weights = (flags.weights as string | undefined) ?? await ensureOriginalWeights();
       await resolveWeightPaths(weights);

@@ -70,6 +70,12 @@ export function hardExampleTask(net: "rnet" | "onet"): Task {
         default: DEFAULT_DETECTOR_CONFIG.thresholds.map(String),
         help: "the detector's face-probability thresholds (PNet,RNet,ONet)",
       },
+      engine: {
+        type: "string",
+        choices: ["as", "tfjs"],
+        default: DEFAULT_DETECTOR_CONFIG.engine,
+        help: "where the detector's nets run (AssemblyScript engine or tfjs)",
+      },
       "min-size": {
         type: "integer",
         default: d.minSize,
@@ -134,6 +140,7 @@ export function hardExampleTask(net: "rnet" | "onet"): Task {
         detector: {
           minFaceSize: flags["min-face"] as number,
           thresholds: thresholds as [number, number, number],
+          engine: flags.engine as "as" | "tfjs",
         },
         config: {
           minSize: flags["min-size"] as number,

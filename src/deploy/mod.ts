@@ -1,6 +1,8 @@
 /**
  * Deployment: the AssemblyScript inference engine (fp32, v128 SIMD, relaxed
  * SIMD when the runtime has it) for MTCNN-shaped nets of any channel counts.
+ * The inference bench's workload (`deno task bench`) is ./bench.ts, imported
+ * on its own (it loads the detector, tfjs and onnxruntime on demand).
  *
  * @example
  * ```ts

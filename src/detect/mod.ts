@@ -3,10 +3,13 @@
  * the project: the imported original weights, the seed's, or our own.
  *
  * - config.ts: `DEFAULT_DETECTOR_CONFIG`, `resolveDetectorConfig`, `Stage`
- * - cascade.ts: `createDetector`, `detectFaces`, `detectFacesBatch` (the whole pipeline)
+ * - cascade.ts: `createDetector`, `createEngineDetector`, `detectFaces`, `detectFacesBatch` (the
+ *   whole pipeline), `isEngine`; config `engine`: "as" (default: the AssemblyScript engine of
+ *   src/deploy, no tfjs backend needed) or "tfjs" (same faces, slower)
  * - boxes.ts: `pyramidScales`, `generateBoxes`, `nmsPerImage`, `calibrateBoxes`,
  *   `squareBoxes`, `truncateBoxes`, `padToImage`, `placeLandmarks`, `toFaces`, `toScoredBox`
- * - resample.ts: `resizeAreaU8`, `cropResizeAreaU8ToF32` (OpenCV INTER_AREA, as the published ports)
+ * - resample.ts: `resizeAreaU8`, `cropResizeAreaU8ToF32` (OpenCV INTER_AREA, as the published
+ *   ports; the AssemblyScript kernels of kernels/assembly/area.ts, twins in kernels/reference.ts)
  * - load.ts: `loadDetector`, `resolveWeightPaths`, `disposeDetector`
  * - draw.ts: `formatFace`, `drawFaces`
  *
@@ -17,13 +20,11 @@
  * The default resize is area averaging, as the published ports (facenet, `mtcnn`) and the
  * original's `imResample` shrink: with bilinear resizes the original weights miss one of the
  * 18 annotated faces in ../shared/faces (see tests/detect_test.ts); `resize: "bilinear"` is
- * the faster option (the area resize is plain TypeScript, ~10-20% of a 640x480 cascade).
+ * the faster option (the area resize and crops are ~25% of a 640x480 cascade on the AS engine).
  *
  * @example
  * ```ts
  * import { detectFaces, loadDetector } from "./src/detect/mod.ts";
- * import { initBackend } from "./src/nets/mod.ts";
- * await initBackend("wasm");
  * const detector = await loadDetector(undefined, { minFaceSize: 40 });
  * console.log(detectFaces(detector, image));
  * ```
