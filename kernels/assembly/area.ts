@@ -16,6 +16,7 @@
 //     x taps          start (dstW+1) i32, src (cap) i32, weight (cap) f64
 //     y taps          the same for the rows
 //     rows            two cached horizontal passes and one accumulator, dstW*3 f64 each
+//     conv            one source row (the columns the taps reach) as f64, maxSrcW*3
 
 /** First byte free for the caller's regions. */
 export function heapBase(): usize {
@@ -41,7 +42,8 @@ function tapBytes(srcLen: i32, dstLen: i32): usize {
 
 /** Bytes of scratch for sources up to maxSrcW x maxSrcH resized to dstW x dstH. */
 export function areaScratchBytes(maxSrcW: i32, maxSrcH: i32, dstW: i32, dstH: i32): usize {
-  return tapBytes(maxSrcW, dstW) + tapBytes(maxSrcH, dstH) + 3 * align16(<usize> dstW * 24) + 16;
+  return tapBytes(maxSrcW, dstW) + tapBytes(maxSrcH, dstH) + 3 * align16(<usize> dstW * 24) +
+    align16(<usize> maxSrcW * 24 + 64) + 16;
 }
 
 /**
@@ -163,38 +165,60 @@ function horizontal(
   // the caller lays out weights right after srcs with the same cap: passed via globals
   const weights = xWeights;
   const base = src + <usize> sy * <usize> width * 3;
+  // the source pixels the taps reach, converted to f64 once (exact) into conv
+  let cx0 = x0 + load<i32>(srcs);
+  let cx1 = x0 + load<i32>(srcs + (<usize> (load<i32>(start + (<usize> dw << 2)) - 1) << 2)) + 1;
+  if (cx0 < 0) cx0 = 0;
+  if (cx1 > width) cx1 = width;
+  {
+    const from = base + <usize> cx0 * 3;
+    const n = (cx1 - cx0) * 3;
+    let i: i32 = 0;
+    for (; i + 8 <= n; i += 8) {
+      const b16 = i16x8.extend_low_i8x16_u(v128.load64_zero(from + <usize> i));
+      const lo = i32x4.extend_low_i16x8_u(b16), hi = i32x4.extend_high_i16x8_u(b16);
+      const o = conv + (<usize> i << 3);
+      v128.store(o, f64x2.convert_low_i32x4_u(lo));
+      v128.store(o, f64x2.convert_low_i32x4_u(i32x4.shuffle(lo, lo, 2, 3, 0, 1)), 16);
+      v128.store(o, f64x2.convert_low_i32x4_u(hi), 32);
+      v128.store(o, f64x2.convert_low_i32x4_u(i32x4.shuffle(hi, hi, 2, 3, 0, 1)), 48);
+    }
+    for (; i < n; i++) store<f64>(conv + (<usize> i << 3), <f64> load<u8>(from + <usize> i));
+  }
+  // conv holds pixel sx at (sx - cx0) * 24
+  const c0 = conv - <usize> cx0 * 24;
   let k: i32 = 0;
   for (let d: i32 = 0; d < dw; d++) {
-    let r: f64 = 0, g: f64 = 0, b: f64 = 0;
+    let rg = f64x2.splat(0);
+    let b: f64 = 0;
     const end = load<i32>(start + (<usize> (d + 1) << 2));
     if (inside) {
       for (; k < end; k++) {
         const w = load<f64>(weights + (<usize> k << 3));
-        const p = base + <usize> (load<i32>(srcs + (<usize> k << 2)) + x0) * 3;
-        r += <f64> load<u8>(p) * w;
-        g += <f64> load<u8>(p, 1) * w;
-        b += <f64> load<u8>(p, 2) * w;
+        const p = c0 + <usize> (load<i32>(srcs + (<usize> k << 2)) + x0) * 24;
+        rg = f64x2.add(rg, f64x2.mul(v128.load(p), f64x2.splat(w)));
+        b += load<f64>(p, 16) * w;
       }
     } else {
       for (; k < end; k++) {
         const sx = load<i32>(srcs + (<usize> k << 2)) + x0;
         if (sx < 0 || sx >= width) continue;
         const w = load<f64>(weights + (<usize> k << 3));
-        const p = base + <usize> sx * 3;
-        r += <f64> load<u8>(p) * w;
-        g += <f64> load<u8>(p, 1) * w;
-        b += <f64> load<u8>(p, 2) * w;
+        const p = c0 + <usize> sx * 24;
+        rg = f64x2.add(rg, f64x2.mul(v128.load(p), f64x2.splat(w)));
+        b += load<f64>(p, 16) * w;
       }
     }
     const o = row + (<usize> d * 24);
-    store<f64>(o, r);
-    store<f64>(o, g, 8);
+    v128.store(o, rg);
     store<f64>(o, b, 16);
   }
   return row;
 }
 
 let xWeights: usize = 0;
+/** Scratch for one source row as f64 (set by the callers). */
+let conv: usize = 0;
 
 /**
  * Resamples the window at (x0, y0) described by the taps at xt (srcLenX ->
@@ -309,6 +333,7 @@ export function resizeAreaU8(
   const xt = scratch;
   const yt = xt + tapBytes(srcW, dstW);
   const rows = yt + tapBytes(srcH, dstH);
+  conv = rows + 3 * align16(<usize> dstW * 24);
   areaTaps(srcW, dstW, xt);
   areaTaps(srcH, dstH, yt);
   resampleWindow(src, srcW, srcH, 0, 0, xt, srcW, dstW, yt, srcH, dstH, dst, false, 0, 1, rows);
@@ -336,6 +361,7 @@ export function cropResizeAreaU8ToF32(
   const xt = scratch;
   const yt = xt + tapBytes(maxW, size);
   const rows = yt + tapBytes(maxH, size);
+  conv = rows + 3 * align16(<usize> size * 24);
   const step = <usize> size * <usize> size * 3 * 4;
   let lastW: i32 = -1;
   let lastH: i32 = -1;
