@@ -475,3 +475,19 @@ export function quantizePixelsLut(src: usize, count: i32, c: i32, lut: usize, or
     }
   }
 }
+
+/**
+ * Quantises count float32 values (already normalised) to uint8 codes:
+ * sat(nearest(x * inv) + z), at most maxCode. dst needs 16 bytes of slack.
+ */
+export function quantizeF32(src: usize, count: i32, inv: f32, z: i32, maxCode: i32, dst: usize): void {
+  const iv = f32x4.splat(inv);
+  const zv = i32x4.splat(z);
+  const mc = i8x16.splat(<i8>maxCode);
+  // whole vectors: the tail reads src's slack and writes dst's
+  for (let i = 0; i < count; i += 4) {
+    const q = i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(src + <usize>(i * 4)), iv))), zv);
+    const q16 = i16x8.narrow_i32x4_s(q, q);
+    v128.store32_lane(dst + <usize>i, i8x16.min_u(i8x16.narrow_i16x8_u(q16, q16), mc), 0);
+  }
+}

@@ -588,6 +588,14 @@ interface Int8Exports {
   convPairs(...args: number[]): void;
   convQuads(...args: number[]): void;
   toI16(src: number, count: number, z: number, dst: number): void;
+  quantizeF32(
+    src: number,
+    count: number,
+    inv: number,
+    z: number,
+    maxCode: number,
+    dst: number,
+  ): void;
   maxPoolU8(...args: number[]): void;
   quantizePixelsLut(...args: number[]): void;
 }
@@ -670,8 +678,9 @@ export async function createInt8Engine(
   new Uint8Array(k.memory.buffer).set(c.order, orderAt);
   const heap = top;
 
+  // input: u8 pixels (raw), u8 codes (!raw) or normalised floats (Float32Array)
   const exec = (
-    input: Uint8Array,
+    input: Uint8Array | Float32Array,
     raw: boolean,
     n: number,
     h: number,
@@ -692,13 +701,15 @@ export async function createInt8Engine(
     const last = sh[sh.length - 1];
     const rowsBytes = n * last.oh * last.ow * c.units * 4;
     top = heap;
-    const inAt = take(input.length);
+    const inAt = take(input.byteLength);
     const ping = take(biggest);
     const pong = take(biggest);
     const wide = take(2 * biggest + 16);
     const rowsAt = take(rowsBytes);
     ensure(top);
-    new Uint8Array(k.memory.buffer).set(input, inAt);
+    if (input instanceof Float32Array) {
+      new Float32Array(k.memory.buffer, inAt, input.length).set(input);
+    } else new Uint8Array(k.memory.buffer).set(input, inAt);
     let t = clock?.() ?? 0;
     const mark = (name: string, flops: number) => {
       if (!clock) return;
@@ -707,7 +718,9 @@ export async function createInt8Engine(
       t = now;
     };
     let src = ping;
-    if (raw) {
+    if (input instanceof Float32Array) {
+      k.quantizeF32(inAt, input.length, f(1 / c.input.scale), c.input.zeroPoint, c.maxCode, ping);
+    } else if (raw) {
       k.quantizePixelsLut(inAt, n * h * w, c.arch.input.channels, lutAt, orderAt, ping);
     } else src = inAt;
     mark("quantize", 0);
@@ -808,8 +821,7 @@ export async function createInt8Engine(
       pixels instanceof Uint8Array
         ? exec(pixels, true, n, h, w)
         : exec(quantizePixels(c, pixels), false, n, h, w),
-    runNormalized: (x, n, h = c.arch.input.size, w = c.arch.input.size) =>
-      exec(quantizeNormalized(c, x), false, n, h, w),
+    runNormalized: (x, n, h = c.arch.input.size, w = c.arch.input.size) => exec(x, false, n, h, w),
     profile: (pixels, n, h, w, clock = () => performance.now()) => {
       const times: LayerTime[] = [];
       if (pixels instanceof Uint8Array) exec(pixels, true, n, h, w, clock, times);
