@@ -469,7 +469,12 @@ export async function createKernels(options: KernelOptions = {}): Promise<Kernel
       const fn = "resizeAreaU8";
       checkAreaResize(src, srcW, srcH, dstW, dstH);
       const count = dstW * dstH * 3;
-      const at = areaLayout(fn, src, [[count, 0]], area.fns.areaScratchBytes(srcW, srcH, dstW, dstH));
+      const at = areaLayout(
+        fn,
+        src,
+        [[count, 0]],
+        area.fns.areaScratchBytes(srcW, srcH, dstW, dstH),
+      );
       area.fns.resizeAreaU8(at.src, srcW, srcH, dstW, dstH, at.regions[0], at.scratch);
       return area.u8.slice(at.regions[0], at.regions[0] + count);
     },

@@ -53,7 +53,7 @@ function assertSameFaces(a: DetectedFace[][], b: DetectedFace[][], what: string)
   return total;
 }
 
-Deno.test("resolveDetectorConfig() defaults engine to \"as\" and rejects an unknown engine", () => {
+Deno.test('resolveDetectorConfig() defaults engine to "as" and rejects an unknown engine', () => {
   assertEquals(resolveDetectorConfig({}).engine, "as");
   assertEquals(resolveDetectorConfig({ engine: "tfjs" }).engine, "tfjs");
   assertThrows(
@@ -63,7 +63,7 @@ Deno.test("resolveDetectorConfig() defaults engine to \"as\" and rejects an unkn
   );
 });
 
-Deno.test("loadDetector() builds AS engines for engine \"as\" and tfjs nets for \"tfjs\"; createDetector follows the nets", async () => {
+Deno.test('loadDetector() builds AS engines for engine "as" and tfjs nets for "tfjs"; createDetector follows the nets', async () => {
   const [as, tfjs] = await detectors();
   assert(isEngine(as.nets.pnet) && isEngine(as.nets.rnet!) && isEngine(as.nets.onet!));
   assert(!isEngine(tfjs.nets.pnet) && !isEngine(tfjs.nets.onet!));
@@ -76,7 +76,7 @@ Deno.test("loadDetector() builds AS engines for engine \"as\" and tfjs nets for 
   );
 });
 
-Deno.test("engine \"as\" and \"tfjs\" find the same faces on synthetic images, at every stage", async () => {
+Deno.test('engine "as" and "tfjs" find the same faces on synthetic images, at every stage', async () => {
   const [as, tfjs] = await detectors();
   const images: RgbImage[] = [0, 1, 2].map((i) =>
     renderSyntheticImage(7, "val", i, { width: 320, height: 240 }).image
@@ -91,7 +91,7 @@ Deno.test("engine \"as\" and \"tfjs\" find the same faces on synthetic images, a
 });
 
 Deno.test({
-  name: "engine \"as\" and \"tfjs\" find the same faces on the photos of ../shared/faces",
+  name: 'engine "as" and "tfjs" find the same faces on the photos of ../shared/faces',
   ...needsShared("the face photos"),
   async fn() {
     const [as, tfjs] = await detectors();

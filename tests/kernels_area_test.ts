@@ -76,7 +76,11 @@ Deno.test("area kernels reject what their twins reject, with the same one-line e
   const src = new Uint8Array(4 * 3 * 3);
   for (const [, k] of builds) {
     for (const f of [R, k]) {
-      assertThrows(() => f.resizeAreaU8(src, 4, 2, 2, 2), RangeError, "4x2 RGB needs 24 bytes, got 36");
+      assertThrows(
+        () => f.resizeAreaU8(src, 4, 2, 2, 2),
+        RangeError,
+        "4x2 RGB needs 24 bytes, got 36",
+      );
       assertThrows(() => f.resizeAreaU8(src, 4, 3, 0, 2), RangeError, "bad output size 0x2");
       assertThrows(
         () => f.cropResizeAreaU8ToF32(src, 4, 3, new Int32Array([0, 0, 0, 2]), 24, 0, 1),
@@ -90,7 +94,9 @@ Deno.test("area kernels reject what their twins reject, with the same one-line e
 Deno.test("fmaPeak kernel returns its twin's sum (both builds); the twin converges to 32 * c / (1 - a)", () => {
   for (const iters of [1, 3, 50, 1000]) {
     const want = R.fmaPeak(iters, 0.5, 1);
-    for (const [name, k] of builds) assertEquals(k.fmaPeak(iters, 0.5, 1), want, `${name} ${iters}`);
+    for (const [name, k] of builds) {
+      assertEquals(k.fmaPeak(iters, 0.5, 1), want, `${name} ${iters}`);
+    }
   }
   assertEquals(R.fmaPeak(1000, 0.5, 1), 64);
   assert(R.fmaPeak(1, 0.5, 1) !== 64);

@@ -20,7 +20,14 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { cropResizeU8ToF32, resizeBilinearU8 } from "../../kernels/mod.ts";
 import type { RgbImage } from "../image/types.ts";
-import { forward, type Net, type NetData, outputSize, planArch, receptiveField } from "../nets/mod.ts";
+import {
+  forward,
+  type Net,
+  type NetData,
+  outputSize,
+  planArch,
+  receptiveField,
+} from "../nets/mod.ts";
 import { createEngine, type Engine, type EngineOptions } from "../deploy/engine.ts";
 import {
   type BoxList,

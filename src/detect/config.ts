@@ -149,9 +149,7 @@ export function resolveDetectorConfig(input: DetectorConfigInput = {}): Detector
   }
   if (!DETECTOR_ENGINES.includes(cfg.engine)) {
     throw new RangeError(
-      `${where}: engine must be one of ${DETECTOR_ENGINES.join(", ")}, got ${
-        describe(cfg.engine)
-      }`,
+      `${where}: engine must be one of ${DETECTOR_ENGINES.join(", ")}, got ${describe(cfg.engine)}`,
     );
   }
   num("maxBatch", cfg.maxBatch, (x) => Number.isInteger(x) && x >= 1, "an integer >= 1");
