@@ -129,7 +129,7 @@ add(G.cascade, "tfjs-wasm, original weights, bilinear resize", () => detectFaces
 
 add(
   G.resize,
-  "area (TypeScript)",
+  "area (wasm kernel)",
   () => LEVELS.forEach(([w, h]) => resizeAreaU8(IMG.data, 640, 480, w, h)),
 );
 add(
@@ -139,7 +139,7 @@ add(
 );
 add(
   G.crops,
-  "area (TypeScript)",
+  "area (wasm kernel)",
   () => cropResizeAreaU8ToF32(IMG.data, 640, 480, RECTS, 24, 127.5, 0.0078125),
 );
 add(
