@@ -75,6 +75,10 @@ export const TASKS: Record<string, TaskEntry> = {
     description: "Export nets to TFLite, ONNX, ncnn (.param/.bin) or a tfjs graph model",
     load: () => import("./export.ts"),
   },
+  "eval:stage": {
+    description: "One net on a shard dataset: the seed's cls loss / offset loss / cls acc, recall at the stage threshold",
+    load: () => import("./eval_stage.ts"),
+  },
   "eval:wider": {
     description:
       "WIDER FACE val AP (easy/medium/hard) of a prediction folder, as the official tool",
