@@ -136,6 +136,11 @@ export async function createEngineDetector(
   config: DetectorConfigInput = {},
   options: EngineOptions = {},
 ): Promise<Detector> {
+  if (config.engine === "tfjs") {
+    throw new TypeError(
+      'createEngineDetector: engine "tfjs" asked for; use loadDetector for tfjs nets',
+    );
+  }
   const cfg = resolveDetectorConfig({ ...config, engine: "as" });
   const nets: Partial<Record<Stage, Engine>> = {};
   for (const stage of stagesOf(cfg)) {
