@@ -96,4 +96,8 @@ export const TASKS: Record<string, TaskEntry> = {
     description: "Int8 post-training quantisation of a .mtcnn net (calibration on shard datasets)",
     load: () => import("./quantize.ts"),
   },
+  "prune": {
+    description: "Taylor channel pruning of a trained net into a smaller net, with a table per step",
+    load: () => import("./prune.ts"),
+  },
 };
