@@ -53,7 +53,9 @@ const task: Task = {
     const input = await loadNetData(flags.weights as string);
     const net = input.arch.name;
     if (input.quant) fail(`Cannot prune "${flags.weights}": it is an int8 net`);
-    for (const key of ["k", "max-steps", "epochs", "batch-size", "rank-batches", "scratch-epochs"]) {
+    for (
+      const key of ["k", "max-steps", "epochs", "batch-size", "rank-batches", "scratch-epochs"]
+    ) {
       const v = flags[key] as number | undefined;
       if (v !== undefined && v < 1) fail(`--${key} must be >= 1, got ${v}`);
     }

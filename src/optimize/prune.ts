@@ -17,7 +17,7 @@
  * console.log(pruneTableMarkdown(r.steps));
  * ```
  */
-import { type ConvLayer, type NetArch, planArch, paramCount } from "../nets/arch.ts";
+import { type ConvLayer, type NetArch, paramCount, planArch } from "../nets/arch.ts";
 import { type NetData, randomNetData } from "../nets/net.ts";
 import { encodeWeights, loadNetData } from "../nets/weights_io.ts";
 import { type Batch, readBatches } from "../data/shards.ts";
@@ -398,9 +398,9 @@ export function pruneTableMarkdown(steps: PruneStep[]): string {
   ];
   for (const s of steps) {
     lines.push(
-      `| ${s.step} | ${Object.values(s.filters).join("/")} | ${pct(s.removed)} | ${s.params} | ${
-        s.flops
-      } | ${pct(s.clsAccPruned)} | ${pct(s.clsAcc)} |`,
+      `| ${s.step} | ${Object.values(s.filters).join("/")} | ${
+        pct(s.removed)
+      } | ${s.params} | ${s.flops} | ${pct(s.clsAccPruned)} | ${pct(s.clsAcc)} |`,
     );
   }
   return lines.join("\n");
