@@ -12,7 +12,7 @@ import { decodeWeights, encodeWeights, loadNetData } from "../src/nets/weights_i
 import { Label } from "../src/data/shards.ts";
 import type { Batch } from "../src/data/shards.ts";
 import { packParams, TrainGraph } from "../src/train/backprop.ts";
-import { resolveLossConfig } from "../src/train/losses.ts";
+import { computeLoss, resolveLossConfig } from "../src/train/losses.ts";
 import { initTrainingBackend } from "../src/train/setup.ts";
 import { Rng } from "../src/util/random.ts";
 import {
@@ -262,4 +262,47 @@ Deno.test("deno task sample + gen-pnet, then prune() for 2 steps shrinks PNet, k
     conv3: 32,
   });
   await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("taylorScores() matches finite differences of the loss when a filter's output is scaled", async () => {
+  await initTrainingBackend("wasm");
+  const arch = pnetArch();
+  const data = randomNetData(arch, 31);
+  const b = randomBatch(arch, 48, 4);
+  const cfg = resolveLossConfig("pnet", {});
+  const scores = await taylorScores(data, [b], cfg);
+  const lossOf = (d: NetData) => {
+    const g = new TrainGraph(d.arch);
+    try {
+      g.setParams(packParams(d.arch, d.params));
+      return computeLoss(g.forward(b.pixels, b.count, false), b, cfg, {
+        ohem: false,
+        gradient: false,
+      }).total;
+    } finally {
+      g.dispose();
+    }
+  };
+  for (const conv of ["conv2", "conv3"]) {
+    // PReLU is positively homogeneous: scaling the filter's weights and bias scales its activation
+    const eps = 1e-2;
+    const F = data.params[`${conv}.bias`].length;
+    const fd = new Float64Array(F);
+    for (let c = 0; c < F; c++) {
+      const scaled = (s: number) => {
+        const w = data.params[`${conv}.weight`].slice();
+        for (let r = 0; r < w.length / F; r++) w[r * F + c] *= s;
+        const bias = data.params[`${conv}.bias`].slice();
+        bias[c] *= s;
+        return lossOf({
+          ...data,
+          params: { ...data.params, [`${conv}.weight`]: w, [`${conv}.bias`]: bias },
+        });
+      };
+      fd[c] = Math.abs((scaled(1 + eps) - scaled(1 - eps)) / (2 * eps));
+    }
+    const norm = Math.hypot(...fd);
+    const err = maxAbsDiff(scores[conv], Float32Array.from(fd, (x) => x / norm));
+    assert(err < 0.02, `${conv}: max diff ${err}`);
+  }
 });
