@@ -191,7 +191,7 @@ Deno.test("a pruned net's file is smaller and loads with the smaller shapes", ()
   assertEquals(back.params["cls.weight"].length, 128 * 2);
 });
 
-Deno.test("deno task sample + gen-pnet, then prune() for 2 steps shrinks PNet, keeps the heads and writes the table", async () => {
+Deno.test("prune() for 2 steps and deno task prune on the sample shrink PNet, keep the heads, stop at the floor and write the table", async () => {
   await initTrainingBackend("wasm");
   const root = await Deno.makeTempDir({ prefix: "mtcnn_prune_" });
   const cwd = new URL("..", import.meta.url);
@@ -203,6 +203,7 @@ Deno.test("deno task sample + gen-pnet, then prune() for 2 steps shrinks PNet, k
       stderr: "piped",
     }).output();
     assert(r.success, new TextDecoder().decode(r.stderr));
+    return new TextDecoder().decode(r.stdout);
   };
   await run(["sample", "--out", `${root}/s`, "--train", "20", "--val", "10"]);
   for (const mode of ["train", "val"]) {
@@ -261,6 +262,28 @@ Deno.test("deno task sample + gen-pnet, then prune() for 2 steps shrinks PNet, k
     conv2: 16,
     conv3: 32,
   });
+  // the task: flags to prune(), the table on stdout
+  await Deno.writeFile(`${root}/in.mtcnn`, encodeWeights(input));
+  const out = await run([
+    "prune",
+    "--weights",
+    `${root}/in.mtcnn`,
+    "--train-data",
+    `${root}/p12/train`,
+    "--val-data",
+    `${root}/p12/val`,
+    "--out",
+    `${root}/task`,
+    "--k",
+    "7",
+    "--max-steps",
+    "1",
+    "--epochs",
+    "1",
+  ]);
+  assert(out.includes("| 1 | "), out);
+  const t = await loadNetData(`${root}/task/pruned_pnet.mtcnn`);
+  assertEquals(Object.values(filterCounts(t.arch)).reduce((a, b) => a + b, 0), 58 - 7);
   await Deno.remove(root, { recursive: true });
 });
 
