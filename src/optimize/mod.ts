@@ -1,6 +1,8 @@
 /**
- * Model optimisation: int8 post-training quantisation (quantize.ts). The
- * int8 engine that runs the result is src/deploy/engine_int8.ts.
+ * Model optimisation: int8 post-training quantisation (quantize.ts; the
+ * int8 engine that runs the result is src/deploy/engine_int8.ts) and
+ * iterative first-order Taylor channel pruning into real smaller nets
+ * (taylor.ts scores filters, prune.ts cuts them and fine-tunes).
  *
  * @example
  * ```ts
@@ -30,3 +32,5 @@ export {
   type SimOutput,
   weightBytes,
 } from "./quantize.ts";
+export * from "./taylor.ts";
+export * from "./prune.ts";
