@@ -193,8 +193,18 @@ const task: Task = {
       const parsed = parseFlags(t, args);
       await t.run({ flags: parsed.flags, positionals: parsed.positionals });
     }
+    const metrics = JSON.parse(await Deno.readTextFile(`${out}/weights/metrics.json`));
+    const ap = JSON.parse(await Deno.readTextFile(`${out}/predictions/wider_ap.json`));
     console.log(
-      `\ndemo done in ${((performance.now() - t0) / 1000).toFixed(1)} s; outputs in ${out}/`,
+      `\nThe three nets on the sample's validation data (the seed's table):\n${metrics.seedTable}`,
+    );
+    console.log(`\nThe trained cascade on the sample's validation split (WIDER protocol):`);
+    for (const [name, v] of Object.entries(ap.ap as Record<string, number>)) {
+      console.log(`  ${name.padEnd(6)} AP ${v.toFixed(4)}  (${ap.faces[name]} faces)`);
+    }
+    console.log(
+      `\ndemo done in ${((performance.now() - t0) / 1000).toFixed(1)} s; outputs in ${out}/ ` +
+        `(weights/, predictions/wider_pr.png, detect/*.png, pnet12_train.png)`,
     );
   },
 };
