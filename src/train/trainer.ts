@@ -260,7 +260,7 @@ export interface TrainOptions {
   onEpoch?: (r: EpochRecord & { seconds: number; best: boolean }) => void;
   /** Write the learning-curve PNG every epoch (default true). */
   plot?: boolean;
-  /** Read batches ahead on a worker (default true; false: on the calling thread). */
+  /** Read batches ahead on a worker (src/train/reader.ts; default true; false: on the calling thread). */
   reader?: boolean;
 }
 
