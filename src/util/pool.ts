@@ -43,6 +43,7 @@ export async function* orderedMap<J, R, I>(
 ): AsyncGenerator<PoolResult<R>> {
   const n = Math.max(1, Math.floor(opts.workers));
   const depth = Math.max(1, opts.depth ?? 2);
+  const window = n * depth * 4;
   const workers: Worker[] = [];
   const inflight = new Array<number>(n).fill(0);
   // A worker whose module graph has top-level awaits may drop messages sent
@@ -73,6 +74,9 @@ export async function* orderedMap<J, R, I>(
       const { id, result, error } = e.data;
       inflight[w]--;
       done.set(id, error !== undefined ? { index: id, error } : { index: id, result });
+      // Keep every worker busy even while an earlier job is still out,
+      // within a bounded window of results waiting for their turn.
+      feed();
       wake?.();
     };
     worker.onerror = (e: ErrorEvent) => {
@@ -84,7 +88,7 @@ export async function* orderedMap<J, R, I>(
   };
   const feed = () => {
     for (let w = 0; w < workers.length && !exhausted; w++) {
-      while (ready[w] && inflight[w] < depth && !exhausted) {
+      while (ready[w] && inflight[w] < depth && !exhausted && nextId - nextOut < window) {
         const it = iterator.next();
         if (it.done) {
           exhausted = true;
