@@ -107,3 +107,23 @@ Deno.test({
     assert(total >= images.length, `only ${total} faces in ${images.length} photos`);
   },
 });
+
+Deno.test("resolveWeightPaths() finds a training run's best_<net>.mtcnn in a folder", async () => {
+  const { resolveWeightPaths } = await import("../src/detect/load.ts");
+  const dir = await Deno.makeTempDir();
+  for (const n of ["pnet", "rnet"]) {
+    await Deno.writeFile(`${dir}/best_${n}.mtcnn`, new Uint8Array(1));
+  }
+  await Deno.writeFile(`${dir}/pnet.mtcnn`, new Uint8Array(1));
+  const p = await resolveWeightPaths(dir, "rnet");
+  if (p.pnet !== `${dir}/pnet.mtcnn` || p.rnet !== `${dir}/best_rnet.mtcnn`) {
+    throw new Error(JSON.stringify(p));
+  }
+  let msg = "";
+  try {
+    await resolveWeightPaths(dir, "onet");
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  if (!msg.includes("no onet.mtcnn or best_onet.mtcnn")) throw new Error(msg);
+});

@@ -27,7 +27,7 @@ export type WeightsSpec = string | readonly string[] | Partial<Record<Stage, str
 
 /**
  * The weights file of each stage up to `stage`. A string is a folder (with
- * `pnet.mtcnn`, ...) or comma-separated files in cascade order; an array is
+ * `pnet.mtcnn`, ... or a training run's `best_pnet.mtcnn`, ...) or comma-separated files in cascade order; an array is
  * files in cascade order. Throws a one-line TypeError naming what is missing.
  *
  * @example
@@ -43,10 +43,19 @@ export async function resolveWeightPaths(
   let paths: Partial<Record<Stage, string>>;
   if (typeof spec === "string" && !spec.includes(",") && await isDirectory(spec)) {
     const dir = spec.replace(/\/+$/, "");
-    paths = Object.fromEntries(need.map((s) => [s, `${dir}/${s}.mtcnn`]));
+    paths = {};
     for (const s of need) {
-      if (!(await isFile(paths[s]!))) {
-        throw new TypeError(`Cannot load weights from "${spec}": no ${s}.mtcnn in this folder`);
+      // An imported folder holds pnet.mtcnn; a training run folder holds best_pnet.mtcnn.
+      const found = [`${dir}/${s}.mtcnn`, `${dir}/best_${s}.mtcnn`];
+      paths[s] = (await isFile(found[0]))
+        ? found[0]
+        : (await isFile(found[1]))
+        ? found[1]
+        : undefined;
+      if (!paths[s]) {
+        throw new TypeError(
+          `Cannot load weights from "${spec}": no ${s}.mtcnn or best_${s}.mtcnn in this folder`,
+        );
       }
     }
     return paths;
