@@ -9,6 +9,7 @@
  */
 import { fail, formatDuration, isInteractive, type Task } from "../src/cli/mod.ts";
 import { loadNetData } from "../src/nets/weights_io.ts";
+import { ARCH_VARIANTS, archFor, type ArchVariant } from "../src/nets/arch.ts";
 import { BOX_LOSS_KINDS, type BoxLossKind } from "../src/train/losses.ts";
 import { seedTable } from "../src/train/metrics.ts";
 import {
@@ -104,6 +105,12 @@ const task: Task = {
       default: DEFAULT_AUGMENT.contrast,
       help: "contrast jitter, fraction",
     },
+    arch: {
+      type: "string",
+      choices: [...ARCH_VARIANTS],
+      default: "original",
+      help: "architecture: original, slim (depthwise-separable) or large (pnet only)",
+    },
     channels: { type: "list", meta: "C,C,..", help: "channel counts of the convolutions" },
     landmarks: {
       type: "boolean",
@@ -129,9 +136,18 @@ const task: Task = {
     const ratio = numbers("ratio", flags.ratio as string[]);
     if (ratio!.length !== 4) fail(`--ratio takes 4 numbers (pos,neg,part,landmark)`);
     const augment = flags.augment as boolean;
+    const variant = flags.arch as ArchVariant;
+    if (variant === "large" && net !== "pnet") fail(`--arch large exists only for --net pnet`);
+    if (variant !== "original" && flags.channels) {
+      fail(`--channels works with --arch original only`);
+    }
     const cfg = resolveTrainConfig({
       net,
-      arch: init ? (await loadNetData(init)).arch : undefined,
+      arch: init
+        ? (await loadNetData(init)).arch
+        : variant === "original"
+        ? undefined
+        : archFor(net, variant, { landmarks: flags.landmarks as boolean }),
       trainData: (flags["train-data"] as string[] | undefined) ?? [`data/${net}/train`],
       valData: (flags["val-data"] as string[] | undefined) ?? [`data/${net}/val`],
       channels: numbers("channels", flags.channels as string[] | undefined),

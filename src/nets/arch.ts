@@ -259,9 +259,171 @@ export function onetArch(
   };
 }
 
-/** The builder for a standard net name. */
-export function archFor(name: "pnet" | "rnet" | "onet", opts: ArchOptions = {}): NetArch {
-  return name === "pnet" ? pnetArch(opts) : name === "rnet" ? rnetArch(opts) : onetArch(opts);
+const depthwise = (name: string, k: number): DepthwiseLayer => ({
+  kind: "depthwise",
+  name,
+  kh: k,
+  kw: k,
+  stride: 1,
+  padding: "valid",
+});
+/** Depthwise-separable block: depthwise k×k → PReLU → pointwise 1×1 `filters` → PReLU. */
+const separable = (n: number, k: number, filters: number): Layer[] => [
+  depthwise(`conv${n}_dw`, k),
+  prelu(`prelu${n}_dw`),
+  conv(`conv${n}_pw`, 1, filters),
+  prelu(`prelu${n}_pw`),
+];
+
+/**
+ * Slim PNet (12×12, fully convolutional): PNet's layout with every 3×3
+ * convolution replaced by a depthwise-separable block (depthwise 3×3 → PReLU →
+ * pointwise 1×1 → PReLU). Same 12 px receptive field and stride 2 as PNet.
+ *
+ * @example
+ * ```ts
+ * slimPnetArch();                           // [12, 24, 32]
+ * receptiveField(slimPnetArch());           // 12
+ * ```
+ */
+export function slimPnetArch(
+  opts: ArchOptions & { channels?: [number, number, number] } = {},
+): NetArch {
+  const [c1, c2, c3] = opts.channels ?? [12, 24, 32];
+  return {
+    name: "pnet",
+    input: opts.input ?? defaultInput(12),
+    layers: [
+      ...separable(1, 3, c1),
+      pool(2, 2, opts.rounding ?? "ceil"),
+      ...separable(2, 3, c2),
+      ...separable(3, 3, c3),
+      ...heads(false),
+    ],
+  };
+}
+
+/**
+ * Slim RNet (24×24): RNet's layout with depthwise-separable blocks in place of
+ * the convolutions (3×3, 3×3, 2×2), then flatten → dense → PReLU → heads.
+ *
+ * @example
+ * ```ts
+ * slimRnetArch();                 // [28, 48, 64], dense 128
+ * ```
+ */
+export function slimRnetArch(
+  opts: ArchOptions & { channels?: [number, number, number]; dense?: number } = {},
+): NetArch {
+  const [c1, c2, c3] = opts.channels ?? [28, 48, 64];
+  const r = opts.rounding ?? "ceil";
+  return {
+    name: "rnet",
+    input: opts.input ?? defaultInput(24),
+    layers: [
+      ...separable(1, 3, c1),
+      pool(3, 2, r),
+      ...separable(2, 3, c2),
+      pool(3, 2, r),
+      ...separable(3, 2, c3),
+      { kind: "flatten" },
+      { kind: "dense", name: "fc", units: opts.dense ?? 128 },
+      prelu("prelu4"),
+      ...heads(false),
+    ],
+  };
+}
+
+/**
+ * Slim ONet (48×48): ONet's layout with depthwise-separable blocks in place of
+ * the convolutions (3×3, 3×3, 3×3, 2×2), then flatten → dense → PReLU → heads.
+ *
+ * @example
+ * ```ts
+ * slimOnetArch({ landmarks: false });
+ * ```
+ */
+export function slimOnetArch(
+  opts: ArchOptions & {
+    channels?: [number, number, number, number];
+    dense?: number;
+    landmarks?: boolean;
+  } = {},
+): NetArch {
+  const [c1, c2, c3, c4] = opts.channels ?? [32, 64, 64, 128];
+  const r = opts.rounding ?? "ceil";
+  return {
+    name: "onet",
+    input: opts.input ?? defaultInput(48),
+    layers: [
+      ...separable(1, 3, c1),
+      pool(3, 2, r),
+      ...separable(2, 3, c2),
+      pool(3, 2, r),
+      ...separable(3, 3, c3),
+      pool(2, 2, r),
+      ...separable(4, 2, c4),
+      { kind: "flatten" },
+      { kind: "dense", name: "fc", units: opts.dense ?? 256 },
+      prelu("prelu5"),
+      ...heads(opts.landmarks ?? true),
+    ],
+  };
+}
+
+/**
+ * Large PNet: PNet's layout (same 12 px receptive field, stride 2) with wider
+ * convolutions, [16, 32, 64] by default.
+ *
+ * @example
+ * ```ts
+ * largePnetArch().layers[0]; // conv3x3·16
+ * ```
+ */
+export function largePnetArch(
+  opts: ArchOptions & { channels?: [number, number, number] } = {},
+): NetArch {
+  return pnetArch({ ...opts, channels: opts.channels ?? [16, 32, 64] });
+}
+
+/** Architecture families the trainer offers (`--arch`). */
+export const ARCH_VARIANTS = ["original", "slim", "large"] as const;
+export type ArchVariant = typeof ARCH_VARIANTS[number];
+
+/**
+ * The builder for a standard net name, optionally in a variant (`original`,
+ * `slim`, or `large` for PNet only; RangeError otherwise).
+ *
+ * @example
+ * ```ts
+ * archFor("pnet");                 // pnetArch()
+ * archFor("rnet", "slim");         // slimRnetArch()
+ * archFor("onet", "slim", { landmarks: false });
+ * ```
+ */
+export function archFor(
+  name: "pnet" | "rnet" | "onet",
+  variant: ArchVariant | ArchOptions = "original",
+  opts: ArchOptions & { landmarks?: boolean } = {},
+): NetArch {
+  if (typeof variant !== "string") return archFor(name, "original", variant);
+  if (variant === "original") {
+    return name === "pnet" ? pnetArch(opts) : name === "rnet" ? rnetArch(opts) : onetArch(opts);
+  }
+  if (variant === "slim") {
+    return name === "pnet"
+      ? slimPnetArch(opts)
+      : name === "rnet"
+      ? slimRnetArch(opts)
+      : slimOnetArch(opts);
+  }
+  if (variant === "large") {
+    if (name !== "pnet") throw new RangeError(`arch "large" exists only for pnet, not ${name}`);
+    return largePnetArch(opts);
+  }
+  throw new RangeError(
+    `arch must be ${ARCH_VARIANTS.join(", ")}, got "${variant as string}"`,
+  );
 }
 
 /** Output side of a valid (unpadded) window of `k` with stride `s` over `n`, with the given rounding. */
