@@ -1,6 +1,6 @@
 /** The shared body of gen-rnet and gen-onet (not a task itself). */
-import { progress, type Task } from "../src/cli/mod.ts";
-import { readAnnotations } from "../src/data/mod.ts";
+import type { Task } from "../src/cli/mod.ts";
+import { printSummary, readSplit, splitFlags } from "./gen_common.ts";
 import { generateHardDataset } from "../src/sampling/generate.ts";
 import { DEFAULT_ONET_MINING, DEFAULT_RNET_MINING } from "../src/sampling/hard.ts";
 import { resolveWeightPaths } from "../src/detect/load.ts";
@@ -24,42 +24,9 @@ export function hardExampleTask(net: "rnet" | "onet"): Task {
         meta: "DIR|FILES",
         help: `the trained ${cascade}: a folder with ${
           net === "rnet" ? "pnet.mtcnn" : "pnet.mtcnn and rnet.mtcnn"
-        } or comma-separated files in cascade order`,
+        } (or a training run's best_*.mtcnn) or comma-separated files in cascade order`,
       },
-      mode: { type: "string", choices: ["train", "val"], default: "train", help: "which split" },
-      root: {
-        type: "string",
-        default: "data/WIDER",
-        meta: "DIR",
-        help: "WIDER-layout root; the defaults below derive from it",
-      },
-      images: {
-        type: "string",
-        meta: "DIR",
-        help: "images folder [default: <root>/WIDER_<mode>/images]",
-      },
-      annotations: {
-        type: "string",
-        meta: "FILE",
-        help:
-          "WIDER bbx_gt text or private-format file [default: <root>/wider_face_split/wider_face_<mode>_bbx_gt.txt]",
-      },
-      out: {
-        type: "string",
-        meta: "DIR",
-        help: `output dataset folder [default: data/${net}/<mode>]`,
-      },
-      seed: {
-        type: "integer",
-        default: 1,
-        help: "recorded seed (the mining itself is deterministic)",
-      },
-      workers: {
-        type: "integer",
-        default: navigator.hardwareConcurrency,
-        help: "worker threads (0: inline)",
-      },
-      limit: { type: "integer", meta: "N", help: "use only the first N images" },
+      ...splitFlags(`data/${net}/<mode>`, "recorded seed (the mining itself is deterministic)"),
       "min-face": {
         type: "integer",
         default: DEFAULT_DETECTOR_CONFIG.minFaceSize,
@@ -105,15 +72,6 @@ export function hardExampleTask(net: "rnet" | "onet"): Task {
       overwrite: { type: "boolean", default: false, help: "start afresh instead of resuming" },
     },
     async run({ flags }) {
-      const mode = flags.mode as string;
-      const root = flags.root as string;
-      const images = (flags.images as string | undefined) ?? `${root}/WIDER_${mode}/images`;
-      const annotations = (flags.annotations as string | undefined) ??
-        `${root}/wider_face_split/wider_face_${mode}_bbx_gt.txt`;
-      const out = (flags.out as string | undefined) ?? `data/${net}/${mode}`;
-      if ((flags.workers as number) < 0) {
-        throw new RangeError(`--workers must be >= 0, got ${flags.workers}`);
-      }
       const thresholds = (flags.thresholds as string[]).map(Number);
       if (thresholds.length !== 3 || thresholds.some((t) => !(t >= 0 && t <= 1))) {
         throw new RangeError(
@@ -123,10 +81,11 @@ export function hardExampleTask(net: "rnet" | "onet"): Task {
         );
       }
       const weights = await resolveWeightPaths(flags.weights as string, stage);
-      let list = await readAnnotations(annotations);
-      if (list.length === 0) throw new TypeError(`Cannot read "${annotations}": no images listed`);
-      if (flags.limit !== undefined) list = list.slice(0, flags.limit as number);
-      const bar = progress(`gen-${net}`, list.length, "img");
+      const { images, out, list, bar, source } = await readSplit(
+        flags,
+        `gen-${net}`,
+        `data/${net}`,
+      );
       const summary = await generateHardDataset({
         net,
         weights,
@@ -136,7 +95,7 @@ export function hardExampleTask(net: "rnet" | "onet"): Task {
         seed: flags.seed as number,
         workers: flags.workers as number,
         overwrite: flags.overwrite as boolean,
-        source: { annotations, images, mode, limit: flags.limit ?? null },
+        source,
         detector: {
           minFaceSize: flags["min-face"] as number,
           thresholds: thresholds as [number, number, number],
@@ -153,19 +112,7 @@ export function hardExampleTask(net: "rnet" | "onet"): Task {
         onImage: () => bar.tick(),
       });
       bar.done();
-      const c = summary.manifest.counts;
-      if (summary.skipped) console.log(`resumed after ${summary.skipped} images already in ${out}`);
-      console.log(
-        `${out}: ${summary.images} images in ${summary.seconds.toFixed(1)} s ` +
-          `(${
-            (summary.images / summary.seconds).toFixed(1)
-          } img/s), ${summary.candidates} candidates, ` +
-          `${summary.crops} kept; totals pos ${c.pos}, part ${c.part}, neg ${c.neg}`,
-      );
-      if (summary.failed) {
-        console.log(`skipped ${summary.failed} unreadable image(s):`);
-        for (const f of summary.failures) console.log(`  ${f}`);
-      }
+      printSummary(out, summary, `${summary.candidates} candidates, ${summary.crops} kept`);
     },
   };
 }

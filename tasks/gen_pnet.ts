@@ -1,5 +1,5 @@
-import { progress, type Task } from "../src/cli/mod.ts";
-import { readAnnotations } from "../src/data/mod.ts";
+import type { Task } from "../src/cli/mod.ts";
+import { printSummary, readSplit, splitFlags } from "./gen_common.ts";
 import { generatePnetDataset } from "../src/sampling/generate.ts";
 import { DEFAULT_PNET_SAMPLING } from "../src/sampling/pnet.ts";
 
@@ -10,37 +10,7 @@ const task: Task = {
   description:
     "Sample PNet training crops (positive / part / negative, 12 px) into a shard dataset",
   flags: {
-    mode: { type: "string", choices: ["train", "val"], default: "train", help: "which split" },
-    root: {
-      type: "string",
-      default: "data/WIDER",
-      meta: "DIR",
-      help:
-        "WIDER-layout root (WIDER_<mode>/images, wider_face_split/); the defaults below derive from it",
-    },
-    images: {
-      type: "string",
-      meta: "DIR",
-      help: "images folder [default: <root>/WIDER_<mode>/images]",
-    },
-    annotations: {
-      type: "string",
-      meta: "FILE",
-      help:
-        "WIDER bbx_gt text or private-format file [default: <root>/wider_face_split/wider_face_<mode>_bbx_gt.txt]",
-    },
-    out: { type: "string", meta: "DIR", help: "output dataset folder [default: data/pnet/<mode>]" },
-    seed: {
-      type: "integer",
-      default: 1,
-      help: "random seed (same seed, same bytes, any --workers)",
-    },
-    workers: {
-      type: "integer",
-      default: navigator.hardwareConcurrency,
-      help: "worker threads (0: inline)",
-    },
-    limit: { type: "integer", meta: "N", help: "use only the first N images" },
+    ...splitFlags("data/pnet/<mode>", "random seed (same seed, same bytes, any --workers)"),
     size: { type: "integer", default: 12, help: "sample side in pixels" },
     negatives: { type: "integer", default: d.negatives, help: "random negatives per image" },
     "negatives-per-face": {
@@ -73,23 +43,8 @@ const task: Task = {
     overwrite: { type: "boolean", default: false, help: "start afresh instead of resuming" },
   },
   async run({ flags }) {
-    const mode = flags.mode as string;
-    const root = flags.root as string;
-    const images = (flags.images as string | undefined) ?? `${root}/WIDER_${mode}/images`;
-    const annotations = (flags.annotations as string | undefined) ??
-      `${root}/wider_face_split/wider_face_${mode}_bbx_gt.txt`;
-    const out = (flags.out as string | undefined) ?? `data/pnet/${mode}`;
-    for (const key of ["workers", "limit", "size"]) {
-      if (flags[key] !== undefined && (flags[key] as number) < (key === "workers" ? 0 : 1)) {
-        throw new RangeError(
-          `--${key} must be ${key === "workers" ? ">= 0" : ">= 1"}, got ${flags[key]}`,
-        );
-      }
-    }
-    let list = await readAnnotations(annotations);
-    if (list.length === 0) throw new TypeError(`Cannot read "${annotations}": no images listed`);
-    if (flags.limit !== undefined) list = list.slice(0, flags.limit as number);
-    const bar = progress("gen-pnet", list.length, "img");
+    if ((flags.size as number) < 1) throw new RangeError(`--size must be >= 1, got ${flags.size}`);
+    const { images, out, list, bar, source } = await readSplit(flags, "gen-pnet", "data/pnet");
     const summary = await generatePnetDataset({
       images: list,
       imagesDir: images,
@@ -98,7 +53,7 @@ const task: Task = {
       size: flags.size as number,
       workers: flags.workers as number,
       overwrite: flags.overwrite as boolean,
-      source: { annotations, images, mode, limit: flags.limit ?? null },
+      source,
       config: {
         negatives: flags.negatives as number,
         negativesPerFace: flags["negatives-per-face"] as number,
@@ -112,19 +67,7 @@ const task: Task = {
       onImage: () => bar.tick(),
     });
     bar.done();
-    const c = summary.manifest.counts;
-    if (summary.skipped) console.log(`resumed after ${summary.skipped} images already in ${out}`);
-    console.log(
-      `${out}: ${summary.images} images in ${summary.seconds.toFixed(1)} s ` +
-        `(${(summary.images / summary.seconds).toFixed(1)} img/s, ${
-          (summary.crops / summary.seconds).toFixed(0)
-        } crops/s); ` +
-        `totals pos ${c.pos}, part ${c.part}, neg ${c.neg}`,
-    );
-    if (summary.failed) {
-      console.log(`skipped ${summary.failed} unreadable image(s):`);
-      for (const f of summary.failures) console.log(`  ${f}`);
-    }
+    printSummary(out, summary, `${(summary.crops / summary.seconds).toFixed(0)} crops/s`);
   },
 };
 export default task;
