@@ -11,6 +11,7 @@ import {
   benchBaseline,
   benchTrainers,
   registerBaselineShim,
+  SLEEPING,
   type StepBenchResult,
 } from "../src/train/bench.ts";
 import { initTrainingBackend } from "../src/train/setup.ts";
@@ -38,6 +39,11 @@ const task: Task = {
       help: "worker counts for the trainer",
     },
     baseline: { type: "boolean", default: true, help: "time the stock tfjs-wasm baseline" },
+    "sleeping-too": {
+      type: "boolean",
+      default: false,
+      help: "also time 2+ workers that sleep between hand-overs instead of polling first",
+    },
     json: { type: "string", meta: "FILE", help: "also write the results as JSON" },
   },
   async run({ flags }) {
@@ -83,6 +89,7 @@ const task: Task = {
         steps: steps(net),
         rounds,
         workers,
+        sleepingToo: flags["sleeping-too"] as boolean,
       });
       for (const r of rs) {
         results.push(r);
@@ -101,7 +108,9 @@ const task: Task = {
       } |`,
     );
     for (const net of nets) {
-      const base = results.find((r) => r.net === net && r.what !== "trainer");
+      const base = results.find((r) =>
+        r.net === net && r.what !== "trainer" && r.what !== SLEEPING
+      );
       const t = (w: number) =>
         results.find((r) => r.net === net && r.what === "trainer" && r.workers === w);
       const one = t(1);
@@ -117,6 +126,17 @@ const task: Task = {
         } |`,
       );
     }
+    const sleeping = results.filter((r) => r.what === SLEEPING);
+    for (const r of sleeping) {
+      const polled = results.find((p) =>
+        p.net === r.net && p.what === "trainer" && p.workers === r.workers
+      );
+      console.log(
+        `${r.net} ×${r.workers}: polling hand-over ${fmt(polled?.samplesPerSecond)} vs sleeping ${
+          fmt(r.samplesPerSecond)
+        } samples/s (${polled ? (polled.samplesPerSecond / r.samplesPerSecond).toFixed(2) : "-"}x)`,
+      );
+    }
     if (flags.json) await writeJsonAtomic(flags.json as string, results);
   },
 };
@@ -126,7 +146,11 @@ function fmt(v?: number): string {
 }
 
 function line(r: StepBenchResult): string {
-  const who = r.what === "trainer" ? `trainer x${r.workers}` : "baseline";
+  const who = r.what === "trainer"
+    ? `trainer x${r.workers}`
+    : r.what === SLEEPING
+    ? `sleeping x${r.workers}`
+    : "baseline";
   return `${r.net.padEnd(5)} ${who.padEnd(11)} ${fmt(r.samplesPerSecond).padStart(8)} samples/s ` +
     `(${fmt(r.range[0])}-${fmt(r.range[1])})  ${r.msPerStep.toFixed(1)} ms/step`;
 }

@@ -361,11 +361,12 @@ Deno.test("splitCounts() cuts a batch into near-equal contiguous slices", () => 
   assertEquals(splitCounts(1, 2), [1, 0]);
 });
 
-Deno.test("DataParallel on 2 and 3 workers gives the weights of 1 worker (augmenting Adam steps, within 1e-5)", async () => {
+Deno.test("DataParallel on 2 (polling) and 3 (sleeping) workers gives the weights of 1 worker (augmenting Adam steps, within 1e-5)", async () => {
   const arch = pnetArch();
   const cfg = resolveLossConfig("pnet");
   const results: Float32Array[] = [];
-  const setups = [{ workers: 1 }, { workers: 2 }, { workers: 3, inline: false }];
+  // the 3-worker run sleeps between hand-overs (spinMs 0), the 2-worker run polls first
+  const setups = [{ workers: 1 }, { workers: 2 }, { workers: 3, inline: false, spinMs: 0 }];
   for (const setup of setups) {
     const dp = await DataParallel.create(arch, setup);
     const params = packParams(arch, randomNetData(arch, 4).params);

@@ -196,6 +196,9 @@ export async function benchBaseline(
   }
 }
 
+/** {@linkcode StepBenchResult.what} of the trainer with sleeping hand-overs. */
+export const SLEEPING = "trainer, sleeping hand-over";
+
 /**
  * Samples/s of the trainer's step (augmentation, forward, host loss,
  * backward, Adam) on each of `workers` worker counts; their rounds are
@@ -203,16 +206,34 @@ export async function benchBaseline(
  */
 export async function benchTrainers(
   arch: NetArch,
-  opts: StepBenchOptions & { workers: number[] },
+  opts: StepBenchOptions & {
+    workers: number[];
+    /**
+     * Also time each multi-worker count with workers that sleep at once
+     * between hand-overs (`spinMs: 0`, src/train/channel.ts), reported as
+     * "trainer, sleeping hand-over": the polling's gain, side by side.
+     */
+    sleepingToo?: boolean;
+  },
 ): Promise<StepBenchResult[]> {
   const b = benchBatch(arch, opts.batch, opts.seed ?? 1);
   const cfg = resolveLossConfig(arch.name as "pnet");
   const setups: { dp: DataParallel; params: Float32Array; adam: Adam; k: number }[] = [];
-  try {
+  const kinds = opts.workers.map((w) => ({
+    workers: w,
+    what: "trainer",
+    spinMs: undefined as number | undefined,
+  }));
+  if (opts.sleepingToo) {
     for (const w of opts.workers) {
+      if (w > 1) kinds.push({ workers: w, what: SLEEPING, spinMs: 0 });
+    }
+  }
+  try {
+    for (const { workers: w, spinMs } of kinds) {
       const params = packParams(arch, randomNetData(arch, opts.seed ?? 1).params);
       setups.push({
-        dp: await DataParallel.create(arch, { workers: w }),
+        dp: await DataParallel.create(arch, { workers: w, spinMs }),
         params,
         adam: new Adam(params.length),
         k: 0,
@@ -234,7 +255,7 @@ export async function benchTrainers(
         timings[i].ms.push(...t.ms);
       }
     }
-    return setups.map((_, i) => summarize(arch, "trainer", opts.workers[i], opts, timings[i]));
+    return setups.map((_, i) => summarize(arch, kinds[i].what, kinds[i].workers, opts, timings[i]));
   } finally {
     for (const s of setups) s.dp.close();
   }

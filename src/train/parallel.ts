@@ -28,7 +28,7 @@ import type { BackendName } from "../nets/backend.ts";
 import { type BatchOutputs, type OutputGrads, paramLayout, TrainGraph } from "./backprop.ts";
 import { initTrainingBackend } from "./setup.ts";
 import { type AugmentPlan, augmentToInput, slicePlan } from "./augment.ts";
-import { Channel, type ChannelLayout, channelLayout } from "./channel.ts";
+import { Channel, type ChannelLayout, channelLayout, DEFAULT_SPIN_MS } from "./channel.ts";
 
 /** Options of {@linkcode DataParallel.create}. */
 export interface DataParallelOptions {
@@ -41,6 +41,11 @@ export interface DataParallelOptions {
    * Workers (default true); false: every worker is a Deno Worker.
    */
   inline?: boolean;
+  /**
+   * How long each side of a hand-over polls before it sleeps, in ms (default
+   * {@linkcode DEFAULT_SPIN_MS}; 0: sleep at once). See src/train/channel.ts.
+   */
+  spinMs?: number;
 }
 
 /** Sizes of `parts` contiguous slices of `n` items, as equal as possible, larger first. */
@@ -53,7 +58,7 @@ export function splitCounts(n: number, parts: number): number[] {
 /** Messages to a training worker (set-up only; requests go through the shared channel). */
 export type WorkerRequest =
   | { type: "init"; arch: NetArch; backend: BackendName }
-  | { type: "channel"; sab: SharedArrayBuffer; layout: ChannelLayout };
+  | { type: "channel"; sab: SharedArrayBuffer; layout: ChannelLayout; spinMs: number };
 
 /** One worker's part of a step: start (returns at once or computes inline), then finish. */
 interface Runner {
@@ -107,14 +112,19 @@ class WorkerRunner implements Runner {
   #failure?: Error;
   #reply?: { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
-  private constructor(worker: Worker, readonly sampleBytes: number, readonly paramCount: number) {
+  private constructor(
+    worker: Worker,
+    readonly sampleBytes: number,
+    readonly paramCount: number,
+    readonly spinMs: number,
+  ) {
     this.#worker = worker;
   }
 
-  static start(arch: NetArch, backend: BackendName): Promise<WorkerRunner> {
+  static start(arch: NetArch, backend: BackendName, spinMs: number): Promise<WorkerRunner> {
     const worker = new Worker(new URL("./train_worker.ts", import.meta.url), { type: "module" });
     const sb = arch.input.size * arch.input.size * arch.input.channels;
-    const runner = new WorkerRunner(worker, sb, paramLayout(arch).total);
+    const runner = new WorkerRunner(worker, sb, paramLayout(arch).total, spinMs);
     return new Promise((resolve, reject) => {
       worker.onmessage = (e: MessageEvent) => {
         if (e.data?.type === "ready") {
@@ -162,8 +172,8 @@ class WorkerRunner implements Runner {
     }
     const layout = channelLayout(Math.max(count, 64), this.sampleBytes, this.paramCount);
     const sab = new SharedArrayBuffer(layout.bytes);
-    this.#channel = new Channel(sab, layout);
-    await this.#call({ type: "channel", sab, layout });
+    this.#channel = new Channel(sab, layout, this.spinMs);
+    await this.#call({ type: "channel", sab, layout, spinMs: this.spinMs });
   }
 
   startForward(
@@ -258,7 +268,10 @@ export class DataParallel {
     const backend = opts.backend ?? "wasm";
     const inline = opts.inline ?? true;
     const workers = Promise.all(
-      Array.from({ length: inline ? n - 1 : n }, () => WorkerRunner.start(arch, backend)),
+      Array.from(
+        { length: inline ? n - 1 : n },
+        () => WorkerRunner.start(arch, backend, opts.spinMs ?? DEFAULT_SPIN_MS),
+      ),
     );
     const local: Runner[] = [];
     if (inline) {

@@ -24,7 +24,7 @@ scope.onmessage = async (e: MessageEvent) => {
     } else if (msg.type === "channel") {
       if (!graph) throw new Error("training worker: not initialised");
       const g = graph;
-      const channel = new Channel(msg.sab, msg.layout);
+      const channel = new Channel(msg.sab, msg.layout, msg.spinMs);
       scope.postMessage({ result: true });
       channel.serve({
         forward(r) {
