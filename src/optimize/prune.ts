@@ -9,6 +9,14 @@
  * fraction of filters removed or when validation cls accuracy falls below a
  * floor (the last net above the floor is kept).
  *
+ * With `distill` each fine-tuning run also learns from a teacher (typically
+ * the unpruned input net: its softened face probabilities, boxes and
+ * landmarks on the same augmented samples, see src/train/losses.ts
+ * `distillLoss`), which keeps the pruned net close to the original where the
+ * fine-tuning data alone would pull it elsewhere (e.g. pruning the original
+ * MTCNN with only synthetic data at hand). The Taylor ranking and the
+ * accuracies stay on the ground-truth loss.
+ *
  * @example
  * ```ts
  * const r = await prune(await loadNetData("w/best_pnet.mtcnn"), {
@@ -188,6 +196,10 @@ export interface PruneOptions {
   epochs?: number;
   lr?: number;
   batchSize?: number;
+  /** Samples per fine-tuning epoch (default: as many as the scarcest label allows). */
+  epochSize?: number;
+  /** Fine-tune (and train from scratch) with knowledge distillation from this teacher. */
+  distill?: { teacher: string; temperature?: number; alpha?: number };
   /** Validation batches used for the Taylor ranking (default all). */
   rankBatches?: number;
   seed?: number;
@@ -302,8 +314,10 @@ export async function prune(input: NetData, opts: PruneOptions): Promise<PruneRe
       lr: rate,
       lrSteps: [],
       batchSize,
+      epochSize: opts.epochSize ?? null,
       seed,
       init: initPath,
+      distill: opts.distill ?? null,
     });
     const r = await train(cfg, { out: dir, overwrite: true, plot: false });
     return await loadNetData(r.files.best);
@@ -365,9 +379,17 @@ export async function prune(input: NetData, opts: PruneOptions): Promise<PruneRe
         source: `Taylor-pruned ${net} (deno task prune), ${
           Object.values(filterCounts(cur.arch)).join("/")
         } filters`,
+        // the input's licence travels with the pruned weights (e.g. the original MTCNN's MIT note)
+        ...(input.meta.provenance?.license ? { license: input.meta.provenance.license } : {}),
+        ...(input.meta.provenance?.licenseNote
+          ? { licenseNote: input.meta.provenance.licenseNote }
+          : {}),
         notes: [
           `from ${input.meta.provenance?.source ?? "unknown"}`,
           ...(opts.fromScratch ? ["pruned arch re-initialised and trained from zero"] : []),
+          ...(opts.distill
+            ? [`fine-tuned with distillation from "${opts.distill.teacher}"`]
+            : []),
         ],
       },
       metrics: { prune: steps } as unknown as Record<string, unknown>,
@@ -382,7 +404,18 @@ export async function prune(input: NetData, opts: PruneOptions): Promise<PruneRe
   await writeFileAtomic(files.model, encodeWeights(final));
   const { writeJsonAtomic, writeTextFileAtomic } = await import("../io/mod.ts");
   await writeTextFileAtomic(files.markdown, pruneTableMarkdown(steps) + "\n");
-  await writeJsonAtomic(files.json, { net, k, target, floor, epochs, lr, stopped, steps });
+  await writeJsonAtomic(files.json, {
+    net,
+    k,
+    target,
+    floor,
+    epochs,
+    lr,
+    epochSize: opts.epochSize ?? null,
+    distill: opts.distill ?? null,
+    stopped,
+    steps,
+  });
   return { net: final, steps, stopped, files };
 }
 

@@ -30,6 +30,27 @@
  * {@linkcode lossTf} is the same loss as tfjs ops (differentiable with
  * `tf.grads`) for callers that build their own training loop.
  *
+ * Knowledge distillation ({@linkcode distillLoss}) mixes this ground-truth
+ * loss with terms that pull the student's outputs towards a teacher's
+ * outputs on the same (augmented) input:
+ * `total = (1 − alpha) · ground truth + alpha · (w.cls · T² · KL + w.box · box + w.landmarks · landmarks)`,
+ * with the net's task weights `w` and temperature `T`:
+ *
+ * | term | samples | what |
+ * | --- | --- | --- |
+ * | KL | all (negative, positive, part, landmark) | KL(teacher ‖ student) of the 2-way softmax of logits / T, mean over samples, scaled by T² (Hinton et al.) so its gradient keeps the size of the hard loss's across T |
+ * | box | positive, part, landmark | the configured box loss between student and teacher offsets, mean over 4 coordinates |
+ * | landmarks | positive, part, landmark | squared error between student and teacher landmarks, mean over 10 coordinates (only when both nets have the head) |
+ *
+ * Why these samples: the teacher's face probability is informative on every
+ * window, most of all on the ones the ground truth leaves out or labels only
+ * coarsely (parts, landmark crops, hard negatives), so the soft term covers
+ * the whole batch and no OHEM applies to it. The teacher's box and landmark
+ * regressions were only ever trained on windows that hold a face, so they
+ * are meaningful on positives, parts and landmark crops (there the teacher
+ * gives the box that the landmark datasets lack) and noise on negatives,
+ * which get none.
+ *
  * @example
  * ```ts
  * const cfg = resolveLossConfig("pnet", { boxLoss: "smoothl1" });
@@ -457,4 +478,152 @@ export function lossTf(
     }
     return total as tf.Scalar;
   });
+}
+
+/** The distillation settings of the loss: temperature and mixing weight. */
+export interface DistillLossConfig {
+  /** Softmax temperature T of both nets' face probabilities (> 0; 1: no softening). */
+  temperature: number;
+  /** Weight of the distillation terms; the ground-truth loss gets 1 − alpha. */
+  alpha: number;
+}
+
+/** The distillation terms of a batch (before the `alpha` mix). */
+export interface DistillParts {
+  /** Mean KL(teacher ‖ student) of the softened face probabilities (not yet scaled by T²). */
+  cls: number;
+  /** Box loss to the teacher's offsets, landmark MSE to the teacher's landmarks. */
+  box: number;
+  landmarks: number;
+  /** The ground-truth total (`computeLoss`), before the `alpha` mix. */
+  groundTruth: number;
+  /** Samples in each term. */
+  counts: { cls: number; box: number; landmarks: number };
+}
+
+/** Checks a {@linkcode DistillLossConfig} (one-line RangeError naming the field). */
+export function checkDistillLoss(d: DistillLossConfig): DistillLossConfig {
+  if (!(typeof d.temperature === "number" && d.temperature > 0 && Number.isFinite(d.temperature))) {
+    throw new RangeError(`distillation temperature must be > 0, got ${d.temperature}`);
+  }
+  if (!(typeof d.alpha === "number" && d.alpha >= 0 && d.alpha <= 1)) {
+    throw new RangeError(`distillation alpha must be in [0, 1], got ${d.alpha}`);
+  }
+  return d;
+}
+
+/**
+ * The ground-truth loss of {@linkcode computeLoss} mixed with distillation
+ * terms towards `teacher`'s outputs on the same input (see the module
+ * comment for the terms and the samples each one covers), with the exact
+ * gradient with respect to the student's outputs. `total` and the gradients
+ * are the mix; `cls`, `box`, `landmarks`, `accuracy` stay the ground-truth
+ * parts; `distill` holds the distillation terms.
+ *
+ * @example
+ * ```ts
+ * const r = distillLoss(student, batch, teacherOut, lossCfg, { temperature: 2, alpha: 0.5 });
+ * console.log(r.total, r.distill.cls); // r.dLogits etc.: gradients of r.total
+ * ```
+ */
+export function distillLoss(
+  out: LossOutputs,
+  targets: LossTargets,
+  teacher: LossOutputs,
+  cfg: LossConfig,
+  d: DistillLossConfig,
+  opts: { ohem?: boolean; gradient?: boolean } = {},
+): LossResult & { distill: DistillParts } {
+  checkDistillLoss(d);
+  const n = targets.labels.length;
+  if (teacher.logits.length !== 2 * n || teacher.box.length !== 4 * n) {
+    throw new RangeError(
+      `distillLoss: the teacher's outputs hold ${teacher.logits.length / 2} logits / ${
+        teacher.box.length / 4
+      } boxes for ${n} labels`,
+    );
+  }
+  const gradient = opts.gradient ?? true;
+  const gt = computeLoss(out, targets, cfg, opts);
+  const T = d.temperature;
+  const a = d.alpha;
+  const w = cfg.weights;
+  const useLm = out.landmarks !== undefined && teacher.landmarks !== undefined;
+
+  // soft classification over every sample: z = (face − not face) / T
+  let kl = 0;
+  const gCls = gradient ? new Float64Array(n) : undefined;
+  for (let i = 0; i < n; i++) {
+    const zs = (out.logits[2 * i + 1] - out.logits[2 * i]) / T;
+    const zt = (teacher.logits[2 * i + 1] - teacher.logits[2 * i]) / T;
+    const p = sigmoid(zt);
+    // KL(p ‖ q) = CE(p, q) − H(p), each as softplus terms (stable for any z)
+    const ce = p * softplus(-zs) + (1 - p) * softplus(zs);
+    const h = p * softplus(-zt) + (1 - p) * softplus(zt);
+    kl += ce - h;
+    // d CE / d zs = q − p; d zs / d (face logit) = 1 / T
+    if (gCls) gCls[i] = (sigmoid(zs) - p) / T;
+  }
+  const klMean = n > 0 ? kl / n : 0;
+
+  // box and landmarks to the teacher on the windows that hold a face
+  let nFace = 0;
+  for (let i = 0; i < n; i++) if (targets.labels[i] !== 0) nFace++;
+  let boxSum = 0;
+  let lmSum = 0;
+  const gBox = gradient ? new Float64Array(4 * n) : undefined;
+  const gLm = gradient && useLm ? new Float64Array(10 * n) : undefined;
+  for (let i = 0; i < n; i++) {
+    if (targets.labels[i] === 0) continue;
+    for (let c = 0; c < 4; c++) {
+      const t = boxLossTerm(out.box[4 * i + c] - teacher.box[4 * i + c], cfg);
+      boxSum += t.value;
+      if (gBox) gBox[4 * i + c] = t.grad / (4 * nFace);
+    }
+    if (useLm) {
+      for (let c = 0; c < 10; c++) {
+        const e = out.landmarks![10 * i + c] - teacher.landmarks![10 * i + c];
+        lmSum += e * e;
+        if (gLm) gLm[10 * i + c] = 2 * e / (10 * nFace);
+      }
+    }
+  }
+  const box = nFace > 0 ? boxSum / (4 * nFace) : 0;
+  const landmarks = useLm && nFace > 0 ? lmSum / (10 * nFace) : 0;
+  const kd = w.cls * T * T * klMean + w.box * box + (useLm ? w.landmarks * landmarks : 0);
+  const total = (1 - a) * gt.total + a * kd;
+
+  let { dLogits, dBox, dLandmarks } = gt;
+  if (gradient) {
+    dLogits = new Float32Array(2 * n);
+    dBox = new Float32Array(4 * n);
+    const hasLm = out.landmarks !== undefined;
+    dLandmarks = hasLm ? new Float32Array(10 * n) : undefined;
+    for (let i = 0; i < n; i++) {
+      // T² · (q − p) / T / n on the face logit, its negative on the other
+      const g = a * w.cls * T * T * gCls![i] / n;
+      dLogits[2 * i + 1] = (1 - a) * gt.dLogits![2 * i + 1] + g;
+      dLogits[2 * i] = (1 - a) * gt.dLogits![2 * i] - g;
+    }
+    for (let j = 0; j < 4 * n; j++) dBox[j] = (1 - a) * gt.dBox![j] + a * w.box * gBox![j];
+    if (dLandmarks) {
+      for (let j = 0; j < 10 * n; j++) {
+        dLandmarks[j] = (1 - a) * gt.dLandmarks![j] + (gLm ? a * w.landmarks * gLm[j] : 0);
+      }
+    }
+  }
+  return {
+    ...gt,
+    total,
+    dLogits,
+    dBox,
+    dLandmarks,
+    distill: {
+      cls: klMean,
+      box,
+      landmarks,
+      groundTruth: gt.total,
+      counts: { cls: n, box: nFace, landmarks: useLm ? nFace : 0 },
+    },
+  };
 }

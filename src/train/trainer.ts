@@ -18,6 +18,14 @@
  * | `metrics.json` | per net: best epoch, metrics, per-epoch history with times, the seed's table |
  * | `curve_<net>.png` | learning curves: loss and accuracy, train and validation, per epoch |
  *
+ * With a `distill` block the loss mixes the ground truth with a teacher's
+ * outputs (src/train/losses.ts `distillLoss`): the teacher (any weights file
+ * of the same net and input size, e.g. the imported original MTCNN, a larger
+ * or an unpruned net) runs inference only, on the same augmented pixels as the
+ * student, split over the same number of workers. Validation and the best
+ * epoch stay on the ground-truth loss, so runs with and without a teacher
+ * compare directly.
+ *
  * Randomness: initial weights from `seed`, batch order from (seed, epoch),
  * augmentation from (seed, epoch, step); the same seed and worker count give
  * the same bytes, and a resumed run the bytes of an uninterrupted one.
@@ -31,7 +39,7 @@
  */
 import { type NetArch, onetArch, pnetArch, rnetArch, validateArch } from "../nets/arch.ts";
 import type { BackendName } from "../nets/backend.ts";
-import { randomNetData } from "../nets/net.ts";
+import { type NetData, randomNetData } from "../nets/net.ts";
 import { encodeWeights, loadNetData } from "../nets/weights_io.ts";
 import {
   type Batch,
@@ -45,7 +53,14 @@ import { Rng } from "../util/random.ts";
 import { type AugmentConfig, augmentTargets, planAugment, resolveAugment } from "./augment.ts";
 import { packParams, unpackParams } from "./backprop.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import { computeLoss, type LossConfig, resolveLossConfig } from "./losses.ts";
+import {
+  checkDistillLoss,
+  computeLoss,
+  distillLoss,
+  type LossConfig,
+  type LossResult,
+  resolveLossConfig,
+} from "./losses.ts";
 import {
   addStep,
   emptyTrainSums,
@@ -85,7 +100,22 @@ export interface TrainConfig {
   seed: number;
   /** Weights file the run starts from (null: random weights from `seed`). */
   init: string | null;
+  /** Knowledge distillation from a teacher (absent: ground truth only). */
+  distill?: DistillConfig;
 }
+
+/** The `distill` block of a {@linkcode TrainConfig}. */
+export interface DistillConfig {
+  /** The teacher's weights file (.mtcnn, float): same net and input size as the student. */
+  teacher: string;
+  /** Softmax temperature of the face probabilities. */
+  temperature: number;
+  /** Weight of the distillation terms (the ground truth gets 1 − alpha). */
+  alpha: number;
+}
+
+/** Defaults of the `distill` block: T = 2, alpha = 0.5. */
+export const DEFAULT_DISTILL = { temperature: 2, alpha: 0.5 };
 
 /** What {@linkcode resolveTrainConfig} accepts. */
 export interface TrainConfigInput {
@@ -110,6 +140,8 @@ export interface TrainConfigInput {
   augment?: Partial<AugmentConfig>;
   seed?: number;
   init?: string | null;
+  /** Distil from this teacher (temperature and alpha default to {@linkcode DEFAULT_DISTILL}). */
+  distill?: { teacher: string; temperature?: number; alpha?: number } | null;
 }
 
 /** Defaults of the run-shape fields. */
@@ -198,6 +230,24 @@ export function resolveTrainConfig(input: TrainConfigInput): TrainConfig {
   if (adam.beta1 >= 1 || adam.beta2 >= 1) throw new RangeError(`Adam betas must be < 1`);
   const seed = input.seed ?? DEFAULT_TRAIN.seed;
   if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
+  let distill: DistillConfig | undefined;
+  if (input.distill) {
+    for (const key of Object.keys(input.distill)) {
+      if (!["teacher", "temperature", "alpha"].includes(key)) {
+        throw new RangeError(`unknown distillation option "${key}"`);
+      }
+    }
+    const teacher = input.distill.teacher;
+    if (typeof teacher !== "string" || teacher === "") {
+      throw new RangeError(`distillation teacher must be a weights file, got "${teacher}"`);
+    }
+    const d = {
+      temperature: input.distill.temperature ?? DEFAULT_DISTILL.temperature,
+      alpha: input.distill.alpha ?? DEFAULT_DISTILL.alpha,
+    };
+    checkDistillLoss(d);
+    distill = { teacher, ...d };
+  }
   return {
     net,
     arch,
@@ -215,6 +265,8 @@ export function resolveTrainConfig(input: TrainConfigInput): TrainConfig {
     augment: resolveAugment(input.augment ?? {}),
     seed,
     init: input.init ?? null,
+    // absent rather than null: configs (and checkpoints) of runs without a teacher stay as they were
+    ...(distill ? { distill } : {}),
   };
 }
 
@@ -378,15 +430,25 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     state = { config: cfg, history: [], best: null, sums: emptyTrainSums(), seconds: [] };
   }
 
+  const teacherData = cfg.distill ? await loadTeacher(cfg) : undefined;
   const dp = await DataParallel.create(cfg.arch, {
     workers: opts.workers ?? 1,
     backend: opts.backend ?? "wasm",
   });
   let reader: BatchReader | undefined;
+  let teacher: DataParallel | undefined;
   try {
+    if (teacherData) {
+      teacher = await DataParallel.create(teacherData.arch, {
+        workers: opts.workers ?? 1,
+        backend: opts.backend ?? "wasm",
+      });
+      teacher.setParams(packParams(teacherData.arch, teacherData.params));
+    }
     if (opts.reader ?? true) reader = await BatchReader.start();
   } catch (e) {
     dp.close();
+    teacher?.close();
     throw e;
   }
   const read = (dirs: string[], o: ReadOptions) =>
@@ -452,8 +514,14 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
           Rng.derive(augSeed, step).nextUint32(),
         );
         const batch = augmentTargets(it.value, plan);
+        // the teacher sees the same augmented pixels (inference only), then the student
+        const soft = teacher
+          ? await teacher.forward(batch.pixels, batch.count, false, plan)
+          : undefined;
         const out = await dp.forward(batch.pixels, batch.count, true, plan);
-        const r = computeLoss(out, batch, cfg.loss);
+        const r: LossResult = soft
+          ? distillLoss(out, batch, soft, cfg.loss, cfg.distill!)
+          : computeLoss(out, batch, cfg.loss);
         if (!Number.isFinite(r.total)) {
           throw diverged(cfg, files, state, epoch, step, lr, `the loss is ${r.total}`);
         }
@@ -521,8 +589,28 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     return result("done", cfg.epochs, 0);
   } finally {
     dp.close();
+    teacher?.close();
     reader?.close();
   }
+}
+
+/** The teacher of a distillation run, checked against the student (one-line errors). */
+async function loadTeacher(cfg: TrainConfig): Promise<NetData> {
+  const path = cfg.distill!.teacher;
+  if (!(await exists(path))) throw new TypeError(`Cannot read teacher "${path}": no such file`);
+  const t = await loadNetData(path);
+  if (t.quant) {
+    throw new RangeError(`teacher "${path}" is an int8 net: distil from float weights`);
+  }
+  if (t.arch.name !== cfg.net) {
+    throw new RangeError(`teacher "${path}" is a ${t.arch.name}, the student a ${cfg.net}`);
+  }
+  if (t.arch.input.size !== cfg.arch.input.size) {
+    throw new RangeError(
+      `teacher "${path}" takes ${t.arch.input.size} px, the student ${cfg.arch.input.size} px`,
+    );
+  }
+  return t;
 }
 
 function diverged(
@@ -602,7 +690,14 @@ async function saveWeights(
     meta: {
       provenance: {
         source: `trained by the MTCNN toolkit (deno task train --net ${cfg.net}), seed ${cfg.seed}`,
-        notes: best ? [`epoch ${best.epoch} of ${cfg.epochs}: the lowest validation loss`] : [],
+        notes: [
+          ...(best ? [`epoch ${best.epoch} of ${cfg.epochs}: the lowest validation loss`] : []),
+          ...(cfg.distill
+            ? [
+              `distilled from "${cfg.distill.teacher}" (temperature ${cfg.distill.temperature}, alpha ${cfg.distill.alpha})`,
+            ]
+            : []),
+        ],
       },
       training: cfg as unknown as Record<string, unknown>,
       metrics,
