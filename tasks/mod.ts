@@ -100,4 +100,13 @@ export const TASKS: Record<string, TaskEntry> = {
     description: "Taylor channel pruning of a trained net into a smaller net, with a table per step",
     load: () => import("./prune.ts"),
   },
+  "report:optimize": {
+    description:
+      "Per-net table of every optimised variant (seed's metrics, params, FLOPs, file size): Markdown + JSON",
+    load: () => import("./report_optimize.ts"),
+  },
+  "distill": {
+    description: "Knowledge distillation: train a student with and without a teacher, compare the three",
+    load: () => import("./distill.ts"),
+  },
 };
