@@ -100,6 +100,11 @@ export const TASKS: Record<string, TaskEntry> = {
     description: "Taylor channel pruning of a trained net into a smaller net, with a table per step",
     load: () => import("./prune.ts"),
   },
+  "qat": {
+    description:
+      "Quantisation-aware training of a net into int8 (fake quant, STE); table float / PTQ / QAT",
+    load: () => import("./qat.ts"),
+  },
   "report:optimize": {
     description:
       "Per-net table of every optimised variant (seed's metrics, params, FLOPs, file size): Markdown + JSON",

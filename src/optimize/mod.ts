@@ -34,3 +34,4 @@ export {
 } from "./quantize.ts";
 export * from "./taylor.ts";
 export * from "./prune.ts";
+export * from "./qat.ts";

@@ -26,7 +26,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { HEAD_UNITS, type InputSpec, type Layer, type NetArch, planArch } from "../nets/arch.ts";
-import { createNet, forward as netForward, type Net } from "../nets/net.ts";
+import { type ActQuant, createNet, forward as netForward, type Net } from "../nets/net.ts";
 import { preluBackward } from "./grad_kernels.ts";
 
 /** One parameter tensor's place in the flat vector. */
@@ -120,7 +120,26 @@ export interface OutputGrads {
 }
 
 type PoolPad = "valid" | [[0, 0], [0, number], [0, number], [0, 0]];
-type Saved = { layer: Layer; x: tf.Tensor; y: tf.Tensor; pad?: PoolPad };
+type Saved = { layer: Layer; x: tf.Tensor; y: tf.Tensor; pad?: PoolPad; fq?: FakeQuantStep };
+type FakeQuantStep = { q: ActQuant; maxCode: number };
+
+/**
+ * Opt-in fake quantisation of the activations (quantisation-aware training,
+ * src/optimize/qat.ts), at the points post-training quantisation uses: the
+ * normalised input ("input") and each compute layer's output after its
+ * activation and pooling (named by the compute layer). Forward: uint8 codes
+ * as the int8 kernels round them (float32 multiply by 1 / scale, half to even,
+ * saturate), dequantised; backward: the straight-through estimator (the
+ * gradient passes where the code did not saturate, 0 elsewhere).
+ */
+export interface ActFakeQuant {
+  /** Largest code: 255 (8-bit activations) or 127 (7-bit). */
+  maxCode: number;
+  /** Hand {@linkcode ActFakeQuant.range} each batch's float min and max at the point. */
+  observe: boolean;
+  /** The range point `name` is quantised to in this pass (undefined: left float). */
+  range(name: string, batch?: { lo: number; hi: number }): ActQuant | undefined;
+}
 
 /**
  * A net's training graph on the current tfjs backend. Not thread-safe; one
@@ -139,6 +158,9 @@ export class TrainGraph {
   #trunkOut?: tf.Tensor;
   #trunkShape: number[] = [];
   #count = 0;
+  #fq?: ActFakeQuant;
+  /** Layer index → quantisation point after it (fake-quant mode). */
+  #points = new Map<number, string>();
 
   constructor(arch: NetArch) {
     this.arch = arch;
@@ -212,6 +234,52 @@ export class TrainGraph {
   }
 
   /**
+   * Turns fake quantisation of the activations on (see {@linkcode ActFakeQuant})
+   * or off (undefined). With it on, every forward pass runs layer by layer.
+   * Weights are not touched: quantise them before {@linkcode TrainGraph.setParams}.
+   */
+  setFakeQuant(fq: ActFakeQuant | undefined): void {
+    this.#fq = fq;
+    this.#points.clear();
+    if (!fq) return;
+    const layers = this.arch.layers;
+    let block: string | undefined;
+    layers.forEach((l, i) => {
+      if (l.kind === "conv" || l.kind === "dense" || l.kind === "depthwise") block = l.name;
+      const next = layers[i + 1];
+      const ends = !next || next.kind === "conv" || next.kind === "dense" ||
+        next.kind === "depthwise" || next.kind === "cls" || next.kind === "box" ||
+        next.kind === "landmarks";
+      if (block && ends && l.kind !== "cls" && l.kind !== "box" && l.kind !== "landmarks") {
+        this.#points.set(i, block);
+      }
+    });
+  }
+
+  #fakeQuant(name: string, x: tf.Tensor): { y: tf.Tensor; step?: FakeQuantStep } {
+    const fq = this.#fq!;
+    let stats: { lo: number; hi: number } | undefined;
+    if (fq.observe) {
+      const v = tf.tidy(() => tf.stack([tf.min(x), tf.max(x)])).dataSync() as Float32Array;
+      stats = { lo: v[0], hi: v[1] };
+    }
+    const q = fq.range(name, stats);
+    if (!q) return { y: x };
+    const maxCode = fq.maxCode;
+    const y = tf.tidy(() =>
+      tf.mul(
+        tf.clipByValue(
+          tf.round(tf.mul(x, tf.scalar(Math.fround(1 / q.scale)))),
+          -q.zeroPoint,
+          maxCode - q.zeroPoint,
+        ),
+        tf.scalar(q.scale),
+      )
+    );
+    return { y, step: { q, maxCode } };
+  }
+
+  /**
    * Forward pass over `count` samples: 0..255 pixels (Uint8Array, NHWC), or
    * the net's normalised input (Float32Array, see {@linkcode normalizeInput}).
    * With `keep` the activations stay for {@linkcode TrainGraph.backward};
@@ -230,11 +298,18 @@ export class TrainGraph {
         `TrainGraph.forward(${this.arch.name}): ${input.length} input values for ${count} samples of ${s}x${s}x${c}`,
       );
     }
-    const x = tf.tensor4d(input, [count, s, s, c]);
+    let x: tf.Tensor = tf.tensor4d(input, [count, s, s, c]);
     let out: tf.Tensor2D;
-    if (!keep) {
+    if (this.#fq) {
+      const q = this.#fakeQuant("input", x);
+      if (q.y !== x) {
+        x.dispose();
+        x = q.y;
+      }
+    }
+    if (!keep && !this.#fq) {
       out = tf.tidy(() => {
-        const o = netForward(this.net(), x, { normalized: true });
+        const o = netForward(this.net(), x as tf.Tensor4D, { normalized: true });
         const parts = this.headKinds.map((k) =>
           tf.reshape(k === "cls" ? o.logits : k === "box" ? o.box : o.landmarks!, [count, -1])
         );
@@ -243,9 +318,15 @@ export class TrainGraph {
       x.dispose();
     } else {
       let h: tf.Tensor = x;
-      for (const layer of this.arch.layers) {
+      for (const [i, layer] of this.arch.layers.entries()) {
         if (layer.kind === "cls" || layer.kind === "box" || layer.kind === "landmarks") break;
         h = this.#forwardLayer(layer, h);
+        const point = this.#fq && this.#points.get(i);
+        if (point) {
+          const q = this.#fakeQuant(point, h);
+          if (q.step) this.#saved.push({ layer, x: h, y: q.y, fq: q.step });
+          h = q.y;
+        }
       }
       this.#trunkShape = h.shape;
       this.#trunkOut = tf.reshape(h, [count, -1]);
@@ -256,6 +337,7 @@ export class TrainGraph {
     }
     const rows = out.dataSync() as Float32Array;
     out.dispose();
+    if (!keep && this.#fq) this.releaseActivations();
     return this.#split(rows, count);
   }
 
@@ -381,9 +463,23 @@ export class TrainGraph {
       t.dispose();
     };
     for (let i = this.#saved.length - 1; i >= 0; i--) {
-      const { layer, x, y, pad } = this.#saved[i];
+      const { layer, x, y, pad, fq } = this.#saved[i];
       const needDx = i > 0;
       let dx: tf.Tensor | undefined;
+      if (fq) {
+        // straight-through: pass where the code did not saturate
+        dx = tf.tidy(() => {
+          const r = tf.round(tf.mul(x, tf.scalar(Math.fround(1 / fq.q.scale))));
+          const inside = tf.logicalAnd(
+            tf.greaterEqual(r, -fq.q.zeroPoint),
+            tf.lessEqual(r, fq.maxCode - fq.q.zeroPoint),
+          );
+          return tf.mul(dy, tf.cast(inside, "float32"));
+        });
+        dy.dispose();
+        dy = dx;
+        continue;
+      }
       switch (layer.kind) {
         case "conv":
         case "depthwise": {
