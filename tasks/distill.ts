@@ -18,7 +18,12 @@ import { ARCH_VARIANTS, archFor, type ArchVariant } from "../src/nets/arch.ts";
 import { ensureOriginalWeights } from "../src/nets/original.ts";
 import { compareDistillation, distillTableMarkdown } from "../src/optimize/distill.ts";
 import { initTrainingBackend } from "../src/train/setup.ts";
-import { DEFAULT_DISTILL, DEFAULT_TRAIN, type NetName, standardArch } from "../src/train/trainer.ts";
+import {
+  DEFAULT_DISTILL,
+  DEFAULT_TRAIN,
+  type NetName,
+  standardArch,
+} from "../src/train/trainer.ts";
 
 const task: Task = {
   name: "distill",

@@ -128,7 +128,9 @@ export async function compareDistillation(opts: DistillOptions): Promise<Distill
   const arch = init ? (await loadNetData(init)).arch : opts.student as NetArch;
   const net = arch.name as NetName;
   if (teacher.arch.name !== net) {
-    throw new RangeError(`teacher "${opts.teacher}" is a ${teacher.arch.name}, the student a ${net}`);
+    throw new RangeError(
+      `teacher "${opts.teacher}" is a ${teacher.arch.name}, the student a ${net}`,
+    );
   }
   const temperature = opts.temperature ?? DEFAULT_DISTILL.temperature;
   const alpha = opts.alpha ?? DEFAULT_DISTILL.alpha;
@@ -166,9 +168,7 @@ export async function compareDistillation(opts: DistillOptions): Promise<Distill
         l.kind === "conv" ? l.filters : (l as { units: number }).units
       ),
     );
-    return `${a.name} ${a.layers.some((l) => l.kind === "depthwise") ? "slim " : ""}${
-      f.join("/")
-    }`;
+    return `${a.name} ${a.layers.some((l) => l.kind === "depthwise") ? "slim " : ""}${f.join("/")}`;
   };
   const rows: DistillRow[] = [
     {

@@ -387,9 +387,7 @@ export async function prune(input: NetData, opts: PruneOptions): Promise<PruneRe
         notes: [
           `from ${input.meta.provenance?.source ?? "unknown"}`,
           ...(opts.fromScratch ? ["pruned arch re-initialised and trained from zero"] : []),
-          ...(opts.distill
-            ? [`fine-tuned with distillation from "${opts.distill.teacher}"`]
-            : []),
+          ...(opts.distill ? [`fine-tuned with distillation from "${opts.distill.teacher}"`] : []),
         ],
       },
       metrics: { prune: steps } as unknown as Record<string, unknown>,
