@@ -84,6 +84,10 @@ export const TASKS: Record<string, TaskEntry> = {
       "WIDER FACE val AP (easy/medium/hard) of a prediction folder, as the official tool",
     load: () => import("./eval_wider.ts"),
   },
+  "eval:faces": {
+    description: "Recall and precision at IoU 0.5 of cascades on annotated photos (../shared/faces)",
+    load: () => import("./eval_faces.ts"),
+  },
   "eval:fddb": {
     description: "FDDB discrete and continuous ROC of a detection file, over all ten folds",
     load: () => import("./eval_fddb.ts"),

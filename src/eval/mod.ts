@@ -9,6 +9,8 @@
  *   `fddbRateAt`, `formatFddbRoc`
  * - fddb_raster.ts: `ellipseRegion`, `rectangleRegion`, `regionIoU` (OpenCV's masks, exactly)
  * - hungarian.ts: `maxWeightAssignment`
+ * - faces.ts: `readDlibFaces`, `parseDlibFaces`, `inclusiveIoU`, `matchFaces`, `scoreFaces`,
+ *   `evaluateFaceSet` (recall / precision at IoU 0.5 on annotated photos, e.g. ../shared/faces)
  *
  * @example
  * ```ts
@@ -24,3 +26,4 @@ export * from "./wider_predict.ts";
 export * from "./fddb.ts";
 export * from "./fddb_raster.ts";
 export * from "./hungarian.ts";
+export * from "./faces.ts";

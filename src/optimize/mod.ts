@@ -2,7 +2,8 @@
  * Model optimisation: int8 post-training quantisation (quantize.ts; the
  * int8 engine that runs the result is src/deploy/engine_int8.ts) and
  * iterative first-order Taylor channel pruning into real smaller nets
- * (taylor.ts scores filters, prune.ts cuts them and fine-tunes).
+ * (taylor.ts scores filters, prune.ts cuts them and fine-tunes), and knowledge
+ * distillation experiments (distill.ts: a student with and without a teacher).
  *
  * @example
  * ```ts
@@ -34,4 +35,5 @@ export {
 } from "./quantize.ts";
 export * from "./taylor.ts";
 export * from "./prune.ts";
+export * from "./distill.ts";
 export * from "./qat.ts";
