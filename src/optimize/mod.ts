@@ -37,3 +37,4 @@ export * from "./taylor.ts";
 export * from "./prune.ts";
 export * from "./distill.ts";
 export * from "./qat.ts";
+export * from "./report.ts";
