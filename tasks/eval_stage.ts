@@ -1,10 +1,9 @@
 import type { Task } from "../src/cli/mod.ts";
-import { evaluateStage } from "../src/eval/stage.ts";
+import { evaluateStage, STAGE_THRESHOLDS as THRESHOLDS } from "../src/eval/stage.ts";
 import { loadNetData } from "../src/nets/weights_io.ts";
 import { seedTable } from "../src/train/metrics.ts";
 import { writeJsonAtomic } from "../src/io/mod.ts";
 
-const THRESHOLDS = { pnet: 0.6, rnet: 0.7, onet: 0.7 };
 
 const task: Task = {
   name: "eval:stage",

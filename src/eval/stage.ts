@@ -18,6 +18,9 @@ import type { NetData } from "../nets/net.ts";
 import { type EvalMetrics, MetricsAccumulator } from "../train/metrics.ts";
 import { resolveLossConfig } from "../train/losses.ts";
 
+/** The published cascade's stage thresholds (PNet 0.6, RNet and ONet 0.7). */
+export const STAGE_THRESHOLDS = { pnet: 0.6, rnet: 0.7, onet: 0.7 } as const;
+
 /** Options of {@linkcode evaluateStage}. */
 export interface StageOptions {
   /** The stage's face-probability threshold (PNet 0.6, RNet and ONet 0.7 in the published cascade). */

@@ -30,7 +30,7 @@
  * console.log(reportMarkdown(rows, m));
  * ```
  */
-import { evaluateStage, type StageMetrics } from "../eval/stage.ts";
+import { evaluateStage, STAGE_THRESHOLDS, type StageMetrics } from "../eval/stage.ts";
 import { paramCount } from "../nets/arch.ts";
 import { loadNetData } from "../nets/weights_io.ts";
 import { archFlops } from "./prune.ts";
@@ -40,8 +40,6 @@ export type ReportNet = "pnet" | "rnet" | "onet";
 const NETS: readonly ReportNet[] = ["pnet", "rnet", "onet"];
 const NET_TITLES: Record<ReportNet, string> = { pnet: "PNet", rnet: "RNet", onet: "ONet" };
 
-/** The published cascade's stage thresholds (PNet 0.6, RNet and ONet 0.7). */
-export const STAGE_THRESHOLDS: Record<ReportNet, number> = { pnet: 0.6, rnet: 0.7, onet: 0.7 };
 
 /** Variants in the order the tables list them; others follow in manifest order. */
 export const VARIANT_ORDER = [
