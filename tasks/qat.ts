@@ -73,7 +73,9 @@ const task: Task = {
     if (!weights.endsWith(".mtcnn")) {
       throw new UsageError(`qat: --weights "${weights}" is not a .mtcnn file`);
     }
-    if (!(await exists(weights))) throw new UsageError(`qat: --weights "${weights}" does not exist`);
+    if (!(await exists(weights))) {
+      throw new UsageError(`qat: --weights "${weights}" does not exist`);
+    }
     const bits = flags.bits as number;
     if (bits !== 7 && bits !== 8) throw new UsageError(`qat: --bits must be 7 or 8, got ${bits}`);
     const trainData = (flags["train-data"] as string[] | undefined) ?? [`data/${net}/train`];
@@ -124,7 +126,9 @@ const task: Task = {
       note: flags.note as string | undefined,
       command,
       onStep: (p) => {
-        if (p.step === 1) bar = progress(`${net} QAT epoch ${p.epoch}/${p.epochs}`, undefined, "steps");
+        if (p.step === 1) {
+          bar = progress(`${net} QAT epoch ${p.epoch}/${p.epochs}`, undefined, "steps");
+        }
         bar?.tick();
       },
       onEpoch: (e) => {
@@ -132,7 +136,9 @@ const task: Task = {
         bar = undefined;
         const f = (x: number) => x.toFixed(4);
         console.log(
-          `${net} epoch ${e.epoch}${e.epoch === 0 ? " (PTQ start)" : e.frozen ? " (frozen)" : ""}: ` +
+          `${net} epoch ${e.epoch}${
+            e.epoch === 0 ? " (PTQ start)" : e.frozen ? " (frozen)" : ""
+          }: ` +
             `val loss ${f(e.val.loss)} cls acc ${f(e.val.clsAcc)}` +
             (e.train ? ` train loss ${f(e.train.loss)}` : "") +
             ` (${e.seconds.toFixed(1)} s)${e.best ? " *" : ""}`,

@@ -45,7 +45,7 @@ import { writeFileAtomic, writeJsonAtomic, writeTextFileAtomic } from "../io/mod
 import { encodeWeights } from "../nets/weights_io.ts";
 import { Rng } from "../util/random.ts";
 import { type ActFakeQuant, packParams, paramLayout, TrainGraph } from "../train/backprop.ts";
-import { type AugmentConfig, augmentBatch, resolveAugment } from "../train/augment.ts";
+import { augmentBatch, type AugmentConfig, resolveAugment } from "../train/augment.ts";
 import { computeLoss, type LossConfig, resolveLossConfig } from "../train/losses.ts";
 import {
   addStep,
@@ -411,7 +411,9 @@ export async function qat(
     const calib = await readSamples(cfg.trainData, cfg.calibSamples, cfg.seed);
     if (calib.size !== size) {
       throw new RangeError(
-        `qat(${cfg.net}): "${cfg.trainData[0]}" has ${calib.size} px samples, the net takes ${size} px`,
+        `qat(${cfg.net}): "${
+          cfg.trainData[0]
+        }" has ${calib.size} px samples, the net takes ${size} px`,
       );
     }
     start = quantizeNet(float, calib, { method: "minmax", bits: cfg.bits });
@@ -447,7 +449,12 @@ export async function qat(
     history.push(e);
     const isBest = e.val.loss < best.loss;
     if (isBest) {
-      best = { epoch: e.epoch, loss: e.val.loss, params: params.slice(), ranges: ranges.snapshot() };
+      best = {
+        epoch: e.epoch,
+        loss: e.val.loss,
+        params: params.slice(),
+        ranges: ranges.snapshot(),
+      };
     }
     opts.onEpoch?.({ ...e, best: isBest });
   };
@@ -536,7 +543,7 @@ export async function qat(
         notes: [
           `from ${source}`,
           `epoch ${best.epoch} of ${cfg.epochs}: the lowest fake-quantised validation loss` +
-            (best.epoch === 0 ? " (the PTQ start)" : ""),
+          (best.epoch === 0 ? " (the PTQ start)" : ""),
           ...(cfg.act === "relu" ? ["PReLU replaced by ReLU and fine-tuned"] : []),
         ],
       },
@@ -589,7 +596,7 @@ export interface QatReport {
 }
 
 /** Stage thresholds of the published cascade. */
-export const STAGE_THRESHOLDS: Record<QatNet, number> = { pnet: 0.6, rnet: 0.7, onet: 0.7 };
+const THRESHOLDS: Record<QatNet, number> = { pnet: 0.6, rnet: 0.7, onet: 0.7 };
 
 /**
  * The whole comparison for one net: float, post-training quantisation
@@ -612,7 +619,7 @@ export async function qatReport(
 ): Promise<QatReport> {
   const net = cfg.net;
   const acts = opts.acts ?? ["prelu"];
-  const threshold = opts.threshold ?? STAGE_THRESHOLDS[net];
+  const threshold = opts.threshold ?? THRESHOLDS[net];
   const size = data.arch.input.size;
   const calib = await readSamples(cfg.trainData, cfg.calibSamples, cfg.seed);
   if (calib.size !== size) {
@@ -713,7 +720,9 @@ function qatMarkdown(
   ];
   for (const r of runs) {
     out.push(
-      `QAT ${r.act === "relu" ? "with ReLU" : "with PReLU"}: per epoch (fake-quantised graph, validation), kept: epoch ${r.bestEpoch}`,
+      `QAT ${
+        r.act === "relu" ? "with ReLU" : "with PReLU"
+      }: per epoch (fake-quantised graph, validation), kept: epoch ${r.bestEpoch}`,
       "",
       "| epoch | ranges | train loss | val loss | val cls loss | val offset loss | val cls acc |",
       "| ---: | :--- | ---: | ---: | ---: | ---: | ---: |",
