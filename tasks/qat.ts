@@ -116,7 +116,9 @@ const task: Task = {
     const act = flags.act as string;
     const acts = act === "both" ? ["prelu", "relu"] as const : [act as "prelu" | "relu"];
     await initTrainingBackend("wasm");
-    const command = ["deno task qat", ...Deno.args].join(" ");
+    const quote = (a: string) => (/^[\w.,/=:+-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`);
+    const args = Deno.args[0] === "qat" ? Deno.args.slice(1) : Deno.args;
+    const command = ["deno task qat", ...args.map(quote)].join(" ");
     let bar: ReturnType<typeof progress> | undefined;
     const r = await qatReport(data, cfg, {
       out: flags.out as string,
