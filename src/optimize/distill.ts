@@ -162,13 +162,13 @@ export async function compareDistillation(opts: DistillOptions): Promise<Distill
   const plain = await run("plain", plainCfg);
   const distilled = await run("distilled", distCfg);
   const size = (a: NetArch) => ({ params: paramCount(a), flops: archFlops(a) });
+  // "pnet 10/16/32", "pnet slim 12/24/32": the filters of the convolutions (and dense units)
   const label = (a: NetArch) => {
-    const f = Object.values(
-      a.layers.filter((l) => l.kind === "conv" || l.kind === "dense").map((l) =>
-        l.kind === "conv" ? l.filters : (l as { units: number }).units
-      ),
+    const widths = a.layers.flatMap((l) =>
+      l.kind === "conv" ? [l.filters] : l.kind === "dense" ? [l.units] : []
     );
-    return `${a.name} ${a.layers.some((l) => l.kind === "depthwise") ? "slim " : ""}${f.join("/")}`;
+    const slim = a.layers.some((l) => l.kind === "depthwise") ? " slim" : "";
+    return `${a.name}${slim} ${widths.join("/")}`;
   };
   const rows: DistillRow[] = [
     {
