@@ -253,6 +253,11 @@ export function convPairs(
 // build (deterministic here: the second operand is 0..127), two
 // i32x4.dot_i16x8_s and a pairwise add otherwise (same result).
 
+/** Output pixels per chunk of convQuads. */
+const QUAD_CHUNK: i32 = 64;
+/** The input address of each pixel of convQuads' current chunk (static data, below heapBase). */
+const QUAD_ADDR: usize = memory.data(QUAD_CHUNK * 4, 16);
+
 @inline
 function dotQuad(w: v128, x: v128, acc: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(w, x, acc);
@@ -268,6 +273,12 @@ function dotQuad(w: v128, x: v128, acc: v128): v128 {
  * Convolution over n images h x w x c of uint8 codes 0..127 (zero point
  * folded into the packed corr) with quad-packed weights; otherwise as
  * convPairs (dense: h = 1, w = n, c = K, n = 1).
+ *
+ * The output pixels of all images are one flat list, walked in chunks of
+ * QUAD_CHUNK pixels (their inputs stay in the L1 cache while every channel
+ * block runs over them) and groups of 4 pixels that may straddle output rows
+ * and images: small maps (RNet's 3x3, ONet's 4x4, a batch of dense rows) keep
+ * all 8 accumulators busy instead of falling into a one-pixel tail.
  */
 export function convQuads(
   src: usize,
@@ -299,119 +310,139 @@ export function convQuads(
   const r = oc & 7;
   const blocks = full + (r > 0 ? 1 : 0);
   const quads = kh * quadsRow;
-  for (let img = 0; img < n; img++) {
-    const base = src + <usize>(img * h * rowBytes);
-    const obase = dst + <usize>(img * oh * ow * oc * elem);
-    for (let oy = 0; oy < oh; oy++) {
-      const rowBase = base + <usize>(oy * stride * rowBytes);
-      const orow = obase + <usize>(oy * ow * oc * elem);
-      let wb = packed;
-      for (let b = 0; b < blocks; b++) {
-        const bw: i32 = b < full || r > 4 ? 8 : 4;
-        const corr = wb + <usize>(bw * 12);
-        const wts = wb + <usize>(bw * 16);
-        const valid = min(bw, oc - b * 8);
-        const choff = b * 8 * elem;
-        const c0 = v128.load(corr);
-        const c1 = bw == 8 ? v128.load(corr, 16) : c0;
-        let ox = 0;
-        if (bw == 8) {
-          for (; ox + 4 <= ow; ox += 4) {
-            let a0 = c0, a1 = c0, a2 = c0, a3 = c0;
-            let b0 = c1, b1 = c1, b2 = c1, b3 = c1;
-            let wp = wts;
-            const p0 = rowBase + <usize>(ox * pxBytes);
-            for (let ky = 0; ky < kh; ky++) {
-              let xp = p0 + <usize>(ky * rowBytes);
-              for (let j = 0; j < quadsRow; j++) {
-                const w0 = v128.load(wp);
-                const w1 = v128.load(wp, 16);
-                const x0 = v128.load32_splat(xp);
-                const x1 = v128.load32_splat(xp + <usize>pxBytes);
-                const x2 = v128.load32_splat(xp + <usize>(2 * pxBytes));
-                const x3 = v128.load32_splat(xp + <usize>(3 * pxBytes));
-                a0 = dotQuad(w0, x0, a0);
-                b0 = dotQuad(w1, x0, b0);
-                a1 = dotQuad(w0, x1, a1);
-                b1 = dotQuad(w1, x1, b1);
-                a2 = dotQuad(w0, x2, a2);
-                b2 = dotQuad(w1, x2, b2);
-                a3 = dotQuad(w0, x3, a3);
-                b3 = dotQuad(w1, x3, b3);
-                wp += 32;
-                xp += 4;
-              }
-            }
-            const o = orow + <usize>(ox * oc * elem + choff);
-            const step = <usize>(oc * elem);
-            epilogue(a0, wb, 0, 8, valid, mode, inv, zo, mc, o);
-            epilogue(b0, wb, 4, 8, valid - 4, mode, inv, zo, mc, o);
-            epilogue(a1, wb, 0, 8, valid, mode, inv, zo, mc, o + step);
-            epilogue(b1, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + step);
-            epilogue(a2, wb, 0, 8, valid, mode, inv, zo, mc, o + 2 * step);
-            epilogue(b2, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + 2 * step);
-            epilogue(a3, wb, 0, 8, valid, mode, inv, zo, mc, o + 3 * step);
-            epilogue(b3, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + 3 * step);
-          }
-          for (; ox < ow; ox++) {
-            let a0 = c0, b0 = c1;
-            let wp = wts;
-            const p0 = rowBase + <usize>(ox * pxBytes);
-            for (let ky = 0; ky < kh; ky++) {
-              let xp = p0 + <usize>(ky * rowBytes);
-              for (let j = 0; j < quadsRow; j++) {
-                const x0 = v128.load32_splat(xp);
-                a0 = dotQuad(v128.load(wp), x0, a0);
-                b0 = dotQuad(v128.load(wp, 16), x0, b0);
-                wp += 32;
-                xp += 4;
-              }
-            }
-            const o = orow + <usize>(ox * oc * elem + choff);
-            epilogue(a0, wb, 0, 8, valid, mode, inv, zo, mc, o);
-            epilogue(b0, wb, 4, 8, valid - 4, mode, inv, zo, mc, o);
-          }
-        } else {
-          for (; ox + 4 <= ow; ox += 4) {
-            let a0 = c0, a1 = c0, a2 = c0, a3 = c0;
-            let wp = wts;
-            const p0 = rowBase + <usize>(ox * pxBytes);
-            for (let ky = 0; ky < kh; ky++) {
-              let xp = p0 + <usize>(ky * rowBytes);
-              for (let j = 0; j < quadsRow; j++) {
-                const w0 = v128.load(wp);
-                a0 = dotQuad(w0, v128.load32_splat(xp), a0);
-                a1 = dotQuad(w0, v128.load32_splat(xp + <usize>pxBytes), a1);
-                a2 = dotQuad(w0, v128.load32_splat(xp + <usize>(2 * pxBytes)), a2);
-                a3 = dotQuad(w0, v128.load32_splat(xp + <usize>(3 * pxBytes)), a3);
-                wp += 16;
-                xp += 4;
-              }
-            }
-            const o = orow + <usize>(ox * oc * elem + choff);
-            const step = <usize>(oc * elem);
-            epilogue(a0, wb, 0, 4, valid, mode, inv, zo, mc, o);
-            epilogue(a1, wb, 0, 4, valid, mode, inv, zo, mc, o + step);
-            epilogue(a2, wb, 0, 4, valid, mode, inv, zo, mc, o + 2 * step);
-            epilogue(a3, wb, 0, 4, valid, mode, inv, zo, mc, o + 3 * step);
-          }
-          for (; ox < ow; ox++) {
-            let a0 = c0;
-            let wp = wts;
-            const p0 = rowBase + <usize>(ox * pxBytes);
-            for (let ky = 0; ky < kh; ky++) {
-              let xp = p0 + <usize>(ky * rowBytes);
-              for (let j = 0; j < quadsRow; j++) {
-                a0 = dotQuad(v128.load(wp), v128.load32_splat(xp), a0);
-                wp += 16;
-                xp += 4;
-              }
-            }
-            epilogue(a0, wb, 0, 4, valid, mode, inv, zo, mc, orow + <usize>(ox * oc * elem + choff));
-          }
+  const total = n * oh * ow;
+  const outPx = <usize>(oc * elem);
+  const imgBytes = h * rowBytes;
+  // input address of each pixel of the chunk
+  const addr = QUAD_ADDR;
+  let img = 0, oy = 0, ox = 0;
+  for (let p0 = 0; p0 < total; p0 += QUAD_CHUNK) {
+    const cnt = min(QUAD_CHUNK, total - p0);
+    for (let i = 0; i < cnt; i++) {
+      store<usize>(addr + <usize>(i << 2), src + <usize>(img * imgBytes + oy * stride * rowBytes + ox * pxBytes));
+      if (++ox == ow) {
+        ox = 0;
+        if (++oy == oh) {
+          oy = 0;
+          img++;
         }
-        wb = wts + <usize>(quads * bw * 4);
       }
+    }
+    const o0 = dst + <usize>p0 * outPx;
+    let wb = packed;
+    for (let b = 0; b < blocks; b++) {
+      const bw: i32 = b < full || r > 4 ? 8 : 4;
+      const corr = wb + <usize>(bw * 12);
+      const wts = wb + <usize>(bw * 16);
+      const valid = min(bw, oc - b * 8);
+      const choff = <usize>(b * 8 * elem);
+      const c0 = v128.load(corr);
+      const c1 = bw == 8 ? v128.load(corr, 16) : c0;
+      let i = 0;
+      if (bw == 8) {
+        for (; i + 4 <= cnt; i += 4) {
+          let a0 = c0, a1 = c0, a2 = c0, a3 = c0;
+          let b0 = c1, b1 = c1, b2 = c1, b3 = c1;
+          let wp = wts;
+          const q = addr + <usize>(i << 2);
+          const s0 = load<usize>(q), s1 = load<usize>(q, 4), s2 = load<usize>(q, 8), s3 = load<usize>(q, 12);
+          for (let ky = 0; ky < kh; ky++) {
+            const off = <usize>(ky * rowBytes);
+            let x0p = s0 + off, x1p = s1 + off, x2p = s2 + off, x3p = s3 + off;
+            for (let j = 0; j < quadsRow; j++) {
+              const w0 = v128.load(wp);
+              const w1 = v128.load(wp, 16);
+              const x0 = v128.load32_splat(x0p);
+              const x1 = v128.load32_splat(x1p);
+              const x2 = v128.load32_splat(x2p);
+              const x3 = v128.load32_splat(x3p);
+              a0 = dotQuad(w0, x0, a0);
+              b0 = dotQuad(w1, x0, b0);
+              a1 = dotQuad(w0, x1, a1);
+              b1 = dotQuad(w1, x1, b1);
+              a2 = dotQuad(w0, x2, a2);
+              b2 = dotQuad(w1, x2, b2);
+              a3 = dotQuad(w0, x3, a3);
+              b3 = dotQuad(w1, x3, b3);
+              wp += 32;
+              x0p += 4;
+              x1p += 4;
+              x2p += 4;
+              x3p += 4;
+            }
+          }
+          const o = o0 + <usize>i * outPx + choff;
+          epilogue(a0, wb, 0, 8, valid, mode, inv, zo, mc, o);
+          epilogue(b0, wb, 4, 8, valid - 4, mode, inv, zo, mc, o);
+          epilogue(a1, wb, 0, 8, valid, mode, inv, zo, mc, o + outPx);
+          epilogue(b1, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + outPx);
+          epilogue(a2, wb, 0, 8, valid, mode, inv, zo, mc, o + 2 * outPx);
+          epilogue(b2, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + 2 * outPx);
+          epilogue(a3, wb, 0, 8, valid, mode, inv, zo, mc, o + 3 * outPx);
+          epilogue(b3, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + 3 * outPx);
+        }
+        for (; i < cnt; i++) {
+          let a0 = c0, b0 = c1;
+          let wp = wts;
+          const s0 = load<usize>(addr + <usize>(i << 2));
+          for (let ky = 0; ky < kh; ky++) {
+            let xp = s0 + <usize>(ky * rowBytes);
+            for (let j = 0; j < quadsRow; j++) {
+              const x0 = v128.load32_splat(xp);
+              a0 = dotQuad(v128.load(wp), x0, a0);
+              b0 = dotQuad(v128.load(wp, 16), x0, b0);
+              wp += 32;
+              xp += 4;
+            }
+          }
+          const o = o0 + <usize>i * outPx + choff;
+          epilogue(a0, wb, 0, 8, valid, mode, inv, zo, mc, o);
+          epilogue(b0, wb, 4, 8, valid - 4, mode, inv, zo, mc, o);
+        }
+      } else {
+        for (; i + 4 <= cnt; i += 4) {
+          let a0 = c0, a1 = c0, a2 = c0, a3 = c0;
+          let wp = wts;
+          const q = addr + <usize>(i << 2);
+          const s0 = load<usize>(q), s1 = load<usize>(q, 4), s2 = load<usize>(q, 8), s3 = load<usize>(q, 12);
+          for (let ky = 0; ky < kh; ky++) {
+            const off = <usize>(ky * rowBytes);
+            let x0p = s0 + off, x1p = s1 + off, x2p = s2 + off, x3p = s3 + off;
+            for (let j = 0; j < quadsRow; j++) {
+              const w0 = v128.load(wp);
+              a0 = dotQuad(w0, v128.load32_splat(x0p), a0);
+              a1 = dotQuad(w0, v128.load32_splat(x1p), a1);
+              a2 = dotQuad(w0, v128.load32_splat(x2p), a2);
+              a3 = dotQuad(w0, v128.load32_splat(x3p), a3);
+              wp += 16;
+              x0p += 4;
+              x1p += 4;
+              x2p += 4;
+              x3p += 4;
+            }
+          }
+          const o = o0 + <usize>i * outPx + choff;
+          epilogue(a0, wb, 0, 4, valid, mode, inv, zo, mc, o);
+          epilogue(a1, wb, 0, 4, valid, mode, inv, zo, mc, o + outPx);
+          epilogue(a2, wb, 0, 4, valid, mode, inv, zo, mc, o + 2 * outPx);
+          epilogue(a3, wb, 0, 4, valid, mode, inv, zo, mc, o + 3 * outPx);
+        }
+        for (; i < cnt; i++) {
+          let a0 = c0;
+          let wp = wts;
+          const s0 = load<usize>(addr + <usize>(i << 2));
+          for (let ky = 0; ky < kh; ky++) {
+            let xp = s0 + <usize>(ky * rowBytes);
+            for (let j = 0; j < quadsRow; j++) {
+              a0 = dotQuad(v128.load(wp), v128.load32_splat(xp), a0);
+              wp += 16;
+              xp += 4;
+            }
+          }
+          epilogue(a0, wb, 0, 4, valid, mode, inv, zo, mc, o0 + <usize>i * outPx + choff);
+        }
+      }
+      wb = wts + <usize>(quads * bw * 4);
     }
   }
 }
