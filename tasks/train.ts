@@ -5,14 +5,20 @@
  * ```
  * deno task train --net pnet --train-data data/pnet/train --val-data data/pnet/val --epochs 10
  * deno task train --net pnet --resume          # after Ctrl-C: continues from the checkpoint
+ * deno task train --net pnet --arch slim --teacher original --temperature 2 --alpha 0.5
  * ```
+ *
+ * `--teacher` distils from another net of the same stage (`original`: the
+ * imported original MTCNN net); see src/train/losses.ts `distillLoss`.
  */
 import { fail, formatDuration, isInteractive, type Task } from "../src/cli/mod.ts";
 import { loadNetData } from "../src/nets/weights_io.ts";
 import { ARCH_VARIANTS, archFor, type ArchVariant } from "../src/nets/arch.ts";
 import { BOX_LOSS_KINDS, type BoxLossKind } from "../src/train/losses.ts";
 import { seedTable } from "../src/train/metrics.ts";
+import { ensureOriginalWeights } from "../src/nets/original.ts";
 import {
+  DEFAULT_DISTILL,
   DEFAULT_TRAIN,
   type NetName,
   resolveTrainConfig,
@@ -118,6 +124,21 @@ const task: Task = {
       help: "ONet's landmark head (--no-landmarks: none)",
     },
     init: { type: "string", meta: "FILE", help: "start from these weights (its arch is trained)" },
+    teacher: {
+      type: "string",
+      meta: "FILE",
+      help: 'distil from this net ("original": the imported original MTCNN net)',
+    },
+    temperature: {
+      type: "number",
+      default: DEFAULT_DISTILL.temperature,
+      help: "distillation temperature (with --teacher)",
+    },
+    alpha: {
+      type: "number",
+      default: DEFAULT_DISTILL.alpha,
+      help: "weight of the distillation terms, ground truth 1 - alpha (with --teacher)",
+    },
     seed: {
       type: "integer",
       default: DEFAULT_TRAIN.seed,
@@ -136,6 +157,8 @@ const task: Task = {
     const ratio = numbers("ratio", flags.ratio as string[]);
     if (ratio!.length !== 4) fail(`--ratio takes 4 numbers (pos,neg,part,landmark)`);
     const augment = flags.augment as boolean;
+    const teacherFlag = flags.teacher as string | undefined;
+    const teacher = teacherFlag === "original" ? (await ensureOriginalWeights())[net] : teacherFlag;
     const variant = flags.arch as ArchVariant;
     if (variant === "large" && net !== "pnet") fail(`--arch large exists only for --net pnet`);
     if (variant !== "original" && flags.channels) {
@@ -174,6 +197,13 @@ const task: Task = {
         : { flip: false, brightness: 0, contrast: 0 },
       seed: flags.seed as number,
       init: init ?? null,
+      distill: teacher
+        ? {
+          teacher,
+          temperature: flags.temperature as number,
+          alpha: flags.alpha as number,
+        }
+        : null,
     });
     const out = (flags.out as string | undefined) ?? `weights/${flags.run}`;
     const workers = flags.workers as number;

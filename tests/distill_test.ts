@@ -465,3 +465,32 @@ Deno.test("deno task prune --teacher input fine-tunes each step with distillatio
   assertEquals(json.distill.alpha, 0.6);
   assertEquals(pnetArch().name, pruned.arch.name);
 });
+
+Deno.test("deno task train --teacher records the distill block in the best weights' header", async () => {
+  const { default: task } = await import("../tasks/train.ts");
+  const { parseFlags } = await import("../src/cli/mod.ts");
+  const d = await toy();
+  const out = await runDir();
+  const { flags, positionals } = parseFlags(task, [
+    "--net=pnet",
+    "--arch=slim",
+    `--train-data=${d.train}`,
+    `--val-data=${d.val}`,
+    `--out=${out}`,
+    "--epochs=1",
+    "--batch-size=64",
+    `--teacher=${d.teacher}`,
+    "--temperature=4",
+    "--alpha=0.25",
+  ]);
+  const log = console.log;
+  console.log = () => {};
+  try {
+    await task.run({ flags, positionals });
+  } finally {
+    console.log = log;
+  }
+  const cfg = decodeWeights(await Deno.readFile(`${out}/best_pnet.mtcnn`)).meta
+    .training as unknown as TrainConfig;
+  assertEquals(cfg.distill, { teacher: d.teacher, temperature: 4, alpha: 0.25 });
+});
