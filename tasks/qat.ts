@@ -64,6 +64,11 @@ const task: Task = {
       type: "number",
       help: "stage threshold for the recall row [default: PNet 0.6, RNet/ONet 0.7]",
     },
+    control: {
+      type: "boolean",
+      default: false,
+      help: "also fine-tune without fake quantisation, then PTQ (what QAT adds beyond training)",
+    },
     note: { type: "string", help: "a line about the data for the Markdown" },
     seed: { type: "integer", default: 1, help: "random seed (batches, augmentation)" },
   },
@@ -127,6 +132,7 @@ const task: Task = {
       threshold,
       note: flags.note as string | undefined,
       command,
+      control: flags.control as boolean,
       onStep: (p) => {
         if (p.step === 1) {
           bar = progress(`${net} QAT epoch ${p.epoch}/${p.epochs}`, undefined, "steps");
@@ -139,7 +145,7 @@ const task: Task = {
         const f = (x: number) => x.toFixed(4);
         console.log(
           `${net} epoch ${e.epoch}${
-            e.epoch === 0 ? " (PTQ start)" : e.frozen ? " (frozen)" : ""
+            e.epoch === 0 ? " (start)" : e.frozen ? " (frozen ranges)" : ""
           }: ` +
             `val loss ${f(e.val.loss)} cls acc ${f(e.val.clsAcc)}` +
             (e.train ? ` train loss ${f(e.train.loss)}` : "") +

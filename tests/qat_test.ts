@@ -499,10 +499,13 @@ Deno.test("deno task qat writes the int8 nets, the JSON and the table, and rejec
     "64",
     "--calib-samples",
     "64",
+    "--control",
   ]);
   assert(ok.ok, ok.err);
   assert(
-    ok.out.includes("| pnet | float | PTQ int8 | QAT int8 | PTQ int8 (ReLU) | QAT int8 (ReLU) |"),
+    ok.out.includes(
+      "| pnet | float | PTQ int8 | QAT int8 | float fine-tuned | fine-tuned + PTQ int8 | PTQ int8 (ReLU) | QAT int8 (ReLU) |",
+    ),
     ok.out,
   );
   const q = await loadNetData(`${out}/q/qat_pnet.mtcnn`);
@@ -513,12 +516,18 @@ Deno.test("deno task qat writes the int8 nets, the JSON and the table, and rejec
     "float",
     "PTQ int8",
     "QAT int8",
+    "float fine-tuned",
+    "fine-tuned + PTQ int8",
     "PTQ int8 (ReLU)",
     "QAT int8 (ReLU)",
   ]);
   assert(json.rows[2].fileBytes < json.rows[0].fileBytes / 2, "int8 file is smaller");
   const md = await Deno.readTextFile(`${out}/q/qat_pnet.md`);
   assert(md.includes("| cls acc |") && md.includes("| file bytes |"), md);
+  assert(md.includes("Control, the same fine-tuning without fake quantisation"), md);
+  // the control trained the float net: its weights moved, and it is not the QAT net
+  assert(json.rows[3].metrics.clsLoss !== json.rows[0].metrics.clsLoss, "control trained");
+  assert(json.rows[4].metrics.clsLoss !== json.rows[2].metrics.clsLoss, "control is not QAT");
   const bad: [string[], string][] = [
     [["--net", "pnet", "--weights", `${out}/missing.mtcnn`, ...data], "does not exist"],
     [["--net", "pnet", "--weights", `${out}/x.bin`, ...data], "is not a .mtcnn file"],

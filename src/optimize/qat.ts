@@ -366,6 +366,8 @@ export interface QatResult {
   net: NetData;
   /** The int8 net QAT started from (PTQ, min/max ranges on `calibSamples` training samples). */
   start: NetData;
+  /** The float master weights of the best epoch (with `fakeQuant: false`: the float fine-tune). */
+  float: NetData;
   bestEpoch: number;
   history: QatEpoch[];
 }
@@ -385,6 +387,12 @@ export interface QatOptions {
   onEpoch?: (e: QatEpoch & { best: boolean }) => void;
   /** The PTQ start when the caller already has it (must match `act` and `bits`). */
   start?: NetData;
+  /**
+   * False: the same fine-tuning without any fake quantisation (float graph,
+   * float weights, float validation), the control QAT is compared with
+   * (`float` of the result; `net` is then its int8 net at the start's ranges).
+   */
+  fakeQuant?: boolean;
 }
 
 const AUGMENT_KEY = 0x51415421;
@@ -425,11 +433,13 @@ export async function qat(
   const params = packParams(arch, float.params);
   const adam = new Adam(params.length);
   const graph = new TrainGraph(arch);
-  graph.setFakeQuant(ranges);
+  const fake = opts.fakeQuant ?? true;
+  if (fake) graph.setFakeQuant(ranges);
+  const upload = () => graph.setParams(fake ? fakeQuantWeights(arch, params) : params);
   const hasLandmarks = graph.hasLandmarks;
   const validate = async (): Promise<EvalMetrics> => {
     ranges.observe = false;
-    graph.setParams(fakeQuantWeights(arch, params));
+    upload();
     const acc = new MetricsAccumulator(cfg.loss, hasLandmarks);
     for await (
       const b of readBatches(cfg.valData, { batchSize: cfg.batchSize, seed: 0, shuffle: false })
@@ -491,7 +501,7 @@ export async function qat(
         }
         const batch = augmentBatch(b, cfg.augment, Rng.derive(augSeed, step).nextUint32());
         ranges.observe = !frozen;
-        graph.setParams(fakeQuantWeights(arch, params));
+        upload();
         const out = graph.forward(batch.pixels, batch.count, true);
         const r = computeLoss(out, batch, cfg.loss);
         if (!Number.isFinite(r.total)) {
@@ -556,7 +566,11 @@ export async function qat(
       } as unknown as Record<string, unknown>,
     },
   });
-  return { net, start, bestEpoch: best.epoch, history };
+  const floatMeta = {
+    ...net.meta,
+    training: { ...cfg, qat: fake } as unknown as Record<string, unknown>,
+  };
+  return { net, start, float: { ...trained, meta: floatMeta }, bestEpoch: best.epoch, history };
 }
 
 /** One column of the QAT table. */
@@ -585,12 +599,18 @@ export interface QatReportOptions extends Omit<QatOptions, "start"> {
   note?: string;
   /** The command that reproduces the run, for the Markdown. */
   command?: string;
+  /**
+   * Also run the control: the same fine-tuning with PReLU and no fake
+   * quantisation, then PTQ of its result (columns "float fine-tuned" and
+   * "fine-tuned + PTQ int8"), which tells what QAT adds beyond more training.
+   */
+  control?: boolean;
 }
 
 /** What {@linkcode qatReport} returns. */
 export interface QatReport {
   rows: QatRow[];
-  runs: { act: "prelu" | "relu"; bestEpoch: number; history: QatEpoch[] }[];
+  runs: { act: "prelu" | "relu"; control?: boolean; bestEpoch: number; history: QatEpoch[] }[];
   markdown: string;
   files: { json: string; markdown: string; models: string[] };
 }
@@ -654,6 +674,16 @@ export async function qatReport(
     models.push(file);
     await row(`QAT int8${suffix}`, r.net, file);
     runs.push({ act, bestEpoch: r.bestEpoch, history: r.history });
+    if (opts.control && act === "prelu") {
+      const rc = await qat(data, c, { ...opts, start, fakeQuant: false });
+      await row("float fine-tuned", rc.float, null);
+      await row(
+        "fine-tuned + PTQ int8",
+        quantizeNet(rc.float, calib, { method: "minmax", bits: cfg.bits }),
+        null,
+      );
+      runs.push({ act, control: true, bestEpoch: rc.bestEpoch, history: rc.history });
+    }
   }
   const markdown = qatMarkdown(net, rows, runs, cfg, threshold, opts);
   const files = {
@@ -720,16 +750,20 @@ function qatMarkdown(
   ];
   for (const r of runs) {
     out.push(
-      `QAT ${
-        r.act === "relu" ? "with ReLU" : "with PReLU"
-      }: per epoch (fake-quantised graph, validation), kept: epoch ${r.bestEpoch}`,
+      r.control
+        ? `Control, the same fine-tuning without fake quantisation: per epoch (float graph, validation), kept: epoch ${r.bestEpoch}`
+        : `QAT ${
+          r.act === "relu" ? "with ReLU" : "with PReLU"
+        }: per epoch (fake-quantised graph, validation), kept: epoch ${r.bestEpoch}`,
       "",
       "| epoch | ranges | train loss | val loss | val cls loss | val offset loss | val cls acc |",
       "| ---: | :--- | ---: | ---: | ---: | ---: | ---: |",
       ...r.history.map((h) =>
-        `| ${h.epoch} | ${h.epoch === 0 ? "PTQ" : h.frozen ? "frozen" : "moving"} | ${
-          f(h.train?.loss ?? NaN)
-        } | ${f(h.val.loss)} | ${f(h.val.clsLoss)} | ${f(h.val.offsetLoss)} | ${f(h.val.clsAcc)} |`
+        `| ${h.epoch} | ${
+          r.control ? "float" : h.epoch === 0 ? "PTQ" : h.frozen ? "frozen" : "moving"
+        } | ${f(h.train?.loss ?? NaN)} | ${f(h.val.loss)} | ${f(h.val.clsLoss)} | ${
+          f(h.val.offsetLoss)
+        } | ${f(h.val.clsAcc)} |`
       ),
       "",
     );
