@@ -2,9 +2,11 @@
  * deno task eval:faces: recall and precision at IoU 0.5 of one or more
  * cascades on an annotated photo set in dlib's XML (default
  * ../shared/faces/training.xml: real photos, 18 faces), plus what PNet alone
- * proposes (its calibrated boxes after NMS, at the PNet threshold). Each
+ * and PNet + RNet pass on (their calibrated boxes after NMS, at their
+ * thresholds): how many and how many faces they still cover. Each
  * positional is a weights spec as `deno task detect --weights` takes it: a
- * folder, or pnet,rnet,onet files (default: the original MTCNN).
+ * folder, or pnet,rnet,onet files (default: the original MTCNN), optionally
+ * named for the table as `name=spec`.
  *
  * ```
  * deno task eval:faces weights/original \
@@ -22,6 +24,7 @@ import { archFlops, filterCounts } from "../src/optimize/prune.ts";
 
 /** One evaluated cascade. */
 interface Row {
+  name: string;
   weights: string;
   /** Filters of each stage's prunable convolutions, e.g. "10/16/32". */
   filters: Record<string, string>;
@@ -29,14 +32,16 @@ interface Row {
   /** PNet FLOPs at 12×12. */
   pnetFlops: number;
   cascade: FaceScore;
+  /** PNet alone and PNet + RNet: their calibrated boxes after NMS, at their thresholds. */
   pnet: FaceScore;
+  rnet: FaceScore;
 }
 
 const task: Task = {
   name: "eval:faces",
   description: "Recall and precision at IoU 0.5 of cascades on annotated photos (dlib XML)",
-  positionals: "[weights ...]",
-  positionalCount: [0, 8],
+  positionals: "[[name=]weights ...]",
+  positionalCount: [0, 32],
   flags: {
     faces: {
       type: "string",
@@ -60,7 +65,10 @@ const task: Task = {
     if (!(iou > 0 && iou <= 1)) fail(`--iou must be in (0, 1], got ${iou}`);
     const xml = flags.faces as string;
     const rows: Row[] = [];
-    for (const spec of specs) {
+    for (const arg of specs) {
+      const eq = arg.indexOf("=");
+      const name = eq > 0 ? arg.slice(0, eq) : arg;
+      const spec = eq > 0 ? arg.slice(eq + 1) : arg;
       const paths = await resolveWeightPaths(spec);
       const filters: Row["filters"] = {};
       const params: Row["params"] = {};
@@ -78,9 +86,15 @@ const task: Task = {
         xml,
         iou,
       );
+      const rnet = await evaluateFaceSet(
+        await loadDetector(spec, { minFaceSize, stage: "rnet" }),
+        xml,
+        iou,
+      );
       const { perImage: _a, ...c } = cascade;
       const { perImage: _b, ...p } = pnet;
-      rows.push({ weights: spec, filters, params, pnetFlops, cascade: c, pnet: p });
+      const { perImage: _c, ...r } = rnet;
+      rows.push({ name, weights: spec, filters, params, pnetFlops, cascade: c, pnet: p, rnet: r });
     }
     const md = facesTable(rows, xml, iou);
     console.log(md);
@@ -96,17 +110,19 @@ const task: Task = {
 function facesTable(rows: Row[], xml: string, iou: number): string {
   const pct = (v: number) => (Number.isFinite(v) ? (100 * v).toFixed(1) + "%" : "-");
   const lines = [
-    "| weights | filters P / R / O | PNet params | PNet FLOPs | recall | precision | median IoU | PNet proposals | PNet recall |",
-    "| :--- | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| cascade | filters P / R / O | PNet params | PNet FLOPs | recall | precision | median IoU | PNet boxes | PNet recall | RNet boxes | RNet recall |",
+    "| :--- | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const r of rows) {
     const c = r.cascade;
     lines.push(
-      `| ${r.weights} | ${r.filters.pnet} · ${r.filters.rnet} · ${r.filters.onet} | ${r.params.pnet} | ${r.pnetFlops} | ` +
+      `| ${r.name} | ${r.filters.pnet} · ${r.filters.rnet} · ${r.filters.onet} | ${r.params.pnet} | ${r.pnetFlops} | ` +
         `${c.found}/${c.faces} (${pct(c.recall)}) | ${c.correct}/${c.detections} (${
           pct(c.precision)
         }) | ` +
-        `${c.medianIoU.toFixed(2)} | ${r.pnet.detections} | ${r.pnet.found}/${r.pnet.faces} |`,
+        `${
+          c.medianIoU.toFixed(2)
+        } | ${r.pnet.detections} | ${r.pnet.found}/${r.pnet.faces} | ${r.rnet.detections} | ${r.rnet.found}/${r.rnet.faces} |`,
     );
   }
   lines.push(
