@@ -6,6 +6,7 @@
  *   deno task export --format ncnn --net onet --out out/ncnn/
  *   deno task export --format tfjs --weights weights/mine/  # every net in the folder
  *   deno task export --format tflite --weights w/pnet.int8.mtcnn  # int8 file: a fully int8 TFLite model
+ *   deno task export --format onnx --weights w/pnet.int8.mtcnn    # int8 file: an ONNX QDQ model
  *   deno task export --format tflite --weights w/rnet.int8.mtcnn --calib data/demo/rnet24/val
  *   deno task export --format ncnn --weights w/pnet.int8.mtcnn --float  # its dequantised weights, float
  */
@@ -60,7 +61,7 @@ const task: Task = {
     float: {
       type: "boolean",
       help:
-        "int8 weights file: export its dequantised weights as a float model (tflite picks int8 otherwise; ncnn and tfjs need this)",
+        "int8 weights file: export its dequantised weights as a float model (tflite and onnx write int8 otherwise; ncnn and tfjs need this)",
     },
     calib: {
       type: "list",
@@ -152,7 +153,7 @@ const task: Task = {
       const sizes = await Promise.all(written.map(async (p) => (await Deno.stat(p)).size));
       const kind = !quantized.length
         ? ""
-        : flags.float || format !== "tflite"
+        : flags.float || (format !== "tflite" && format !== "onnx")
         ? " (int8 file, dequantised: float32)"
         : ` int8${calibration ? ` (PReLU inputs calibrated on ${calibration.count} samples)` : ""}`;
       console.log(`${src} → ${format}${kind}: ${data.arch.name} ${archSummary(data.arch)}`);

@@ -8,6 +8,7 @@ import {
   loadNetData,
   type NetArch,
   type NetData,
+  parseOnnx,
   parseTflite,
   pnetArch,
   randomNetData,
@@ -20,12 +21,17 @@ import {
 import { forwardSim, quantizeNet, readSamples } from "../src/optimize/quantize.ts";
 import { Label, ShardWriter } from "../src/data/shards.ts";
 import { exportTflite } from "../src/deploy/export_tflite.ts";
+import { exportOnnx } from "../src/deploy/export_onnx.ts";
+import * as ort from "onnxruntime-web";
 import { exportTfliteInt8 } from "../src/deploy/export_tflite_int8.ts";
 import { exportFiles } from "../src/deploy/export.ts";
 import exportTask from "../tasks/export.ts";
 import { Rng } from "../src/util/random.ts";
 import { assert, assertEquals, assertRejects, assertThrows, maxAbsDiff } from "./assert.ts";
 import { runOfficialTflite, tfliteModule, tfliteSkip } from "./tflite_runtime.ts";
+
+ort.env.wasm.numThreads = 1;
+ort.env.logLevel = "error";
 
 /** Our conventions as a TFLite importer source (what the exports take besides their own ops). */
 const OURS: SourceConventions = {
@@ -409,7 +415,7 @@ Deno.test("int8 nets: ncnn and tfjs refuse them in one line naming the reason, -
   );
 });
 
-Deno.test("deno task export picks int8 for an int8 weights file (tflite), --float dequantises, --calib measures the PReLU inputs, and ncnn refuses without --float", async () => {
+Deno.test("deno task export picks int8 for an int8 weights file (tflite, onnx QDQ), --float dequantises, --calib measures the PReLU inputs, and ncnn refuses without --float", async () => {
   const dir = await Deno.makeTempDir({ prefix: "export_int8_" });
   const log = console.log;
   const lines: string[] = [];
@@ -441,6 +447,9 @@ Deno.test("deno task export picks int8 for an int8 weights file (tflite), --floa
       TypeError,
       "ncnn int8 needs its calibration scale table",
     );
+    await run({ format: "onnx", out: `${dir}/r8.onnx` });
+    assertEquals(await Deno.readFile(`${dir}/r8.onnx`), exportOnnx(loaded));
+    assert(lines.some((l) => l.includes("→ onnx int8")), lines.join("\n"));
     await run({ format: "ncnn", out: `${dir}/ncnn/`, float: true });
     assert((await Deno.stat(`${dir}/ncnn/rnet.param`)).isFile);
     await assertRejects(
@@ -484,5 +493,118 @@ Deno.test("deno task export picks int8 for an int8 weights file (tflite), --floa
   } finally {
     console.log = log;
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// ---------- ONNX QDQ ----------
+
+/** The activation range a head reads. */
+const acts = (q: NetData, head: string) => q.quant!.activations[head].input;
+
+Deno.test("exportOnnx() writes an int8 net as QDQ: int8 per-axis weights through DequantizeLinear, uint8 QuantizeLinear/DequantizeLinear at our quantisation points, float biases and slopes", () => {
+  const q = ptqRandom(randomNetData(zooArch("prelu"), 9));
+  const g = parseOnnx(exportOnnx(q, { file: "zoo.int8.mtcnn" }), "zoo.onnx").graph;
+  const ops = g.nodes.map((n) => n.opType);
+  assertEquals([...new Set(ops)].sort(), [
+    "Conv",
+    "DequantizeLinear",
+    "Flatten",
+    "Gemm",
+    "MaxPool",
+    "Mul",
+    "PRelu",
+    "QuantizeLinear",
+    "Softmax",
+    "Sub",
+  ]);
+  // one QuantizeLinear per quantisation point: the input and each compute layer's output
+  assertEquals(ops.filter((o) => o === "QuantizeLinear").length, 1 + 4);
+  const acts = q.quant!.activations;
+  for (const layer of ["conv1", "conv2", "conv3", "fc"]) {
+    const wq = q.quant!.weights[`${layer}.weight`];
+    const w = g.initializers.get(`${layer}.weight_q`)!;
+    assertEquals(w.dataType, 3);
+    assertEquals(Array.from(g.initializers.get(`${layer}.weight_scale`)!.values), wq.scale);
+    assertEquals(
+      Array.from(g.initializers.get(`${layer}.weight_zero`)!.values),
+      wq.scale.map(() => 0),
+    );
+    const dq = g.nodes.find((n) => n.outputs[0] === `${layer}.weight`)!;
+    assertEquals([dq.opType, dq.attributes.axis], ["DequantizeLinear", 0]);
+    const zero = g.initializers.get(`${layer}_out_zero`)!;
+    assertEquals([zero.dataType, zero.values[0]], [2, acts[layer].output!.zeroPoint]);
+    assertEquals(g.initializers.get(`${layer}_out_scale`)!.values[0], acts[layer].output!.scale);
+    assertEquals(g.initializers.get(`${layer}.bias`)!.dataType, 1);
+  }
+  assertEquals(g.initializers.get("input_q_zero")!.values[0], acts.conv1.input.zeroPoint);
+});
+
+Deno.test("onnxruntime-web runs int8 QDQ exports as forwardSim() fake-quantises them (zoo: BGR, depthwise, dense; trained PNet 31x45, RNet, ONet; 7-bit codes)", async () => {
+  const cases: [string, NetData, number, number][] = [
+    ["zoo", randomNetData(zooArch("prelu"), 3), 20, 20],
+    ["pnet", await loadNetData("weights/demo/best_pnet.mtcnn"), 31, 45],
+    ["rnet", await loadNetData("weights/demo/best_rnet.mtcnn"), 24, 24],
+    ["onet", await loadNetData("weights/demo/best_onet.mtcnn"), 48, 48],
+  ];
+  for (const [name, data, h, w] of cases) {
+    for (const bits of [8, 7] as const) {
+      const size = data.arch.input.size;
+      const q = quantizeNet(data, { pixels: images(16, size, size, 5), count: 16, size }, { bits });
+      const session = await ort.InferenceSession.create(exportOnnx(q), { logSeverityLevel: 3 });
+      const n = 3;
+      const px = images(n, h, w, 9);
+      const chw = new Float32Array(px.length);
+      const plane = h * w;
+      for (let b = 0; b < n; b++) {
+        for (let c = 0; c < 3; c++) {
+          for (let i = 0; i < plane; i++) {
+            chw[(b * 3 + c) * plane + i] = px[(b * plane + i) * 3 + c];
+          }
+        }
+      }
+      const res = await session.run({ input: new ort.Tensor("float32", chw, [n, 3, h, w]) });
+      await session.release();
+      let worst = 0, off = 0, count = 0;
+      const check = (a: number, b: number) => {
+        const d = Math.abs(a - b);
+        worst = Math.max(worst, d);
+        if (d > 1e-5) off++;
+        count++;
+      };
+      for (let b = 0; b < n; b++) {
+        const r = forwardSim(q, px.subarray(b * plane * 3, (b + 1) * plane * 3), h, w, {
+          activations: q.quant!.activations,
+          bits,
+        });
+        const cells = r.outH * r.outW;
+        const prob = res.prob.data as Float32Array;
+        const box = res.box.data as Float32Array;
+        for (let p = 0; p < cells; p++) {
+          check(prob[(b * 2 + 1) * cells + p], r.cls[p]);
+          for (let c = 0; c < 4; c++) check(box[(b * 4 + c) * cells + p], r.box[p * 4 + c]);
+        }
+        if (r.landmarks) {
+          const lm = res.landmarks.data as Float32Array;
+          for (let c = 0; c < 10; c++) check(lm[b * 10 + c], r.landmarks[c]);
+        }
+      }
+      // one step: what one code of the heads' input moves an output by (the cls logit difference: 2×)
+      const heads = ["cls", "box", "landmarks"].filter((k) => q.params[`${k}.weight`]);
+      const step = Math.max(
+        ...heads.map((k) =>
+          (k === "cls" ? 2 : 1) * acts(q, k).scale *
+          Math.max(...q.params[`${k}.weight`].map(Math.abs))
+        ),
+      );
+      console.log(
+        `  ${name} ${bits}-bit ${n}x${h}x${w}: max |ORT − forwardSim| ${worst.toExponential(2)} (${
+          (worst / step).toFixed(2)
+        } steps of the heads' input), ${off} of ${count} outputs past 1e-5`,
+      );
+      // ORT sums in float32 in its own order (we sum in float64): a value sitting on a rounding
+      // boundary can tip to the next code; ONet's 67k conv1 outputs hold a few such values
+      assert(worst <= 3 * step, `${name} ${bits}-bit: ${worst} (step ${step}), ${off}/${count}`);
+      assert(off <= count / 3, `${name} ${bits}-bit: ${off} of ${count} outputs differ`);
+    }
   }
 });

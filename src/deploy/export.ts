@@ -124,8 +124,8 @@ export async function writeExport(
 /**
  * Reads a `.mtcnn` weights file for export: the net (float32 arrays, plus
  * `quant` for an int8 file) and the names of the tensors the file stores as
- * int8. TFLite writes such a net as an int8 model; formats without int8
- * refuse it unless the export sets `float`.
+ * int8. TFLite (fully int8) and ONNX (QDQ) write such a net as an int8
+ * model; ncnn and tfjs refuse it unless the export sets `float`.
  */
 export async function loadExportSource(
   path: string,

@@ -100,7 +100,7 @@ export function prepareExport(
 /** Why a format's exporter does not write int8 models (the ones that do are absent). */
 export const INT8_REFUSALS: Record<ExportFormat, string> = {
   tflite: "the file has no activation ranges for an int8 TFLite model (run deno task quantize)",
-  onnx: "this exporter does not write ONNX int8 (QDQ) models yet",
+  onnx: "the file has no activation ranges for an int8 ONNX model (run deno task quantize)",
   ncnn:
     "ncnn int8 needs its calibration scale table (.table) and int8 param flags, which this exporter does not write",
   tfjs: "a tfjs graph model runs float32 kernels only (its weight compression dequantises on load)",

@@ -13,6 +13,9 @@
  * conv1 (see export_common.ts): the model takes RGB 0..255; the convention is
  * also written to the model's metadata_props (`mtcnn.input`).
  *
+ * An int8 net (`data.quant`) exports as a QDQ model (export_onnx_int8.ts)
+ * unless `float` is set.
+ *
  * @example
  * ```ts
  * const bytes = exportOnnx(await loadNetData("weights/original/pnet.mtcnn"));
@@ -30,6 +33,7 @@ import {
   isFullyConvolutional,
   prepareExport,
 } from "./export_common.ts";
+import { exportOnnxInt8 } from "./export_onnx_int8.ts";
 
 /** ONNX opset the exporter targets. */
 export const ONNX_OPSET = 13;
@@ -38,7 +42,8 @@ export const ONNX_IR_VERSION = 7;
 
 // ---------- protobuf wire format ----------
 
-type Part = Uint8Array | number[];
+/** @internal bytes of a protobuf message under construction. */
+export type Part = Uint8Array | number[];
 
 function varint(v: number | bigint): number[] {
   let x = BigInt.asUintN(64, BigInt(v));
@@ -62,8 +67,8 @@ function concat(parts: Part[]): Uint8Array {
   return out;
 }
 
-/** A message being encoded: fields appended in order. */
-class Msg {
+/** @internal A protobuf message being encoded: fields appended in order. */
+export class Msg {
   parts: Part[] = [];
   int(field: number, v: number | bigint) {
     this.parts.push(varint((field << 3) | 0), varint(v));
@@ -94,9 +99,21 @@ class Msg {
 }
 
 const FLOAT = 1;
+/** ONNX TensorProto data types the exporters write. */
+export const ONNX_TYPES = { float: 1, uint8: 2, int8: 3, int64: 7 } as const;
 
-/** A TensorProto with raw_data: float32, or int64 for any other `type`. */
-function tensorProto(name: string, dims: number[], values: ArrayLike<number>, type = FLOAT): Msg {
+/** @internal A TensorProto with raw bytes (`type` an {@linkcode ONNX_TYPES} value). */
+export function rawTensorProto(name: string, dims: number[], raw: Uint8Array, type: number): Msg {
+  return new Msg().packedInts(1, dims).int(2, type).string(8, name).bytes(9, raw);
+}
+
+/** @internal A TensorProto with raw_data: float32, or int64 for any other `type`. */
+export function tensorProto(
+  name: string,
+  dims: number[],
+  values: ArrayLike<number>,
+  type = FLOAT,
+): Msg {
   const m = new Msg();
   m.packedInts(1, dims);
   m.int(2, type);
@@ -112,7 +129,8 @@ function tensorProto(name: string, dims: number[], values: ArrayLike<number>, ty
   return m;
 }
 
-function valueInfo(name: string, dims: (number | string)[]): Msg {
+/** @internal A float ValueInfoProto with named (free) or fixed dimensions. */
+export function valueInfo(name: string, dims: (number | string)[]): Msg {
   const shape = new Msg();
   for (const d of dims) {
     const dim = new Msg();
@@ -126,7 +144,8 @@ function valueInfo(name: string, dims: (number | string)[]): Msg {
 
 type Attr = number | number[] | string;
 
-function node(
+/** @internal A NodeProto with int, ints or string attributes. */
+export function node(
   op: string,
   name: string,
   inputs: string[],
@@ -158,6 +177,7 @@ function node(
  * ```
  */
 export function exportOnnx(source: NetData, opts: ExportOptions = {}): Uint8Array {
+  if (source.quant && !opts.float) return exportOnnxInt8(source, opts);
   const data = prepareExport(source, "onnx", opts);
   const { arch, params } = data;
   const spatialNet = isFullyConvolutional(arch);
