@@ -494,3 +494,23 @@ Deno.test("deno task train --teacher records the distill block in the best weigh
     .training as unknown as TrainConfig;
   assertEquals(cfg.distill, { teacher: d.teacher, temperature: 4, alpha: 0.25 });
 });
+
+Deno.test("train() from --init weights keeps their licence in the header (fine-tuning the original MTCNN)", async () => {
+  const d = await toy();
+  const dir = await runDir();
+  const init = { ...randomNetData(pnetArch(), 3) };
+  init.meta = { provenance: { source: "x", license: "MIT", licenseNote: "keep this note" } };
+  await Deno.writeFile(`${dir}/init.mtcnn`, encodeWeights(init));
+  const cfg = resolveTrainConfig({
+    net: "pnet",
+    trainData: [d.train],
+    valData: [d.val],
+    epochs: 1,
+    batchSize: 64,
+    init: `${dir}/init.mtcnn`,
+  });
+  const r = await train(cfg, { out: dir, plot: false });
+  const p = decodeWeights(await Deno.readFile(r.files.best)).meta.provenance!;
+  assertEquals([p.license, p.licenseNote], ["MIT", "keep this note"]);
+  assert(p.notes!.some((n) => n.includes("fine-tuned from")));
+});

@@ -431,6 +431,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   }
 
   const teacherData = cfg.distill ? await loadTeacher(cfg) : undefined;
+  const license = cfg.init ? await inheritedLicense(cfg.init) : {};
   const dp = await DataParallel.create(cfg.arch, {
     workers: opts.workers ?? 1,
     backend: opts.backend ?? "wasm",
@@ -456,7 +457,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
   const hasLandmarks = cfg.arch.layers.some((l) => l.kind === "landmarks");
   const schedule = { lr: cfg.lr, milestones: cfg.lrSteps, gamma: cfg.lrGamma };
   const save = async (epoch: number, step: number) => {
-    await saveWeights(files.last, cfg, params, undefined);
+    await saveWeights(files.last, cfg, params, undefined, license);
     await saveCheckpoint(files.checkpoint, {
       epoch,
       step,
@@ -575,7 +576,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
       const isBest = !state.best || valMetrics.loss < state.best.val.loss;
       if (isBest) {
         state.best = { epoch: epoch + 1, val: valMetrics, train: record.train };
-        await saveWeights(files.best, cfg, params, state.best);
+        await saveWeights(files.best, cfg, params, state.best, license);
       }
       state.sums = emptyTrainSums();
       await save(epoch + 1, 0);
@@ -592,6 +593,15 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     teacher?.close();
     reader?.close();
   }
+}
+
+/** The licence and its note of the weights a run starts from (none when they have none). */
+async function inheritedLicense(path: string): Promise<{ license?: string; licenseNote?: string }> {
+  const p = (await loadNetData(path)).meta.provenance;
+  return {
+    ...(p?.license ? { license: p.license } : {}),
+    ...(p?.licenseNote ? { licenseNote: p.licenseNote } : {}),
+  };
 }
 
 /** The teacher of a distillation run, checked against the student (one-line errors). */
@@ -682,6 +692,7 @@ async function saveWeights(
   cfg: TrainConfig,
   params: Float32Array,
   best: TrainResult["best"] | undefined,
+  license: { license?: string; licenseNote?: string } = {},
 ): Promise<void> {
   const metrics = best ? { epoch: best.epoch, val: best.val, train: best.train } : undefined;
   const bytes = encodeWeights({
@@ -690,7 +701,10 @@ async function saveWeights(
     meta: {
       provenance: {
         source: `trained by the MTCNN toolkit (deno task train --net ${cfg.net}), seed ${cfg.seed}`,
+        // weights fine-tuned from licensed ones (e.g. the original MTCNN) keep that licence
+        ...license,
         notes: [
+          ...(cfg.init ? [`fine-tuned from "${cfg.init}"`] : []),
           ...(best ? [`epoch ${best.epoch} of ${cfg.epochs}: the lowest validation loss`] : []),
           ...(cfg.distill
             ? [
