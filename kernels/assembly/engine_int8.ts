@@ -51,6 +51,41 @@ export function toI16(src: usize, count: i32, z: i32, dst: usize): void {
   for (; i < count; i++) store<i16>(dst + <usize>(i * 2), <i16>(<i32>load<u8>(src + <usize>i) - z));
 }
 
+/**
+ * Dequantised output of 4 channels: f32(acc) * mul + bias, then PReLU
+ * (negative lanes times alpha; the relaxed build selects with one blend:
+ * the mask is a comparison's, all ones or zeros, so the result is the same).
+ */
+@inline
+function dequant(acc: v128, wb: usize, off: i32, bw: i32): v128 {
+  const o4 = <usize>(off * 4);
+  const y = f32x4.add(
+    f32x4.mul(f32x4.convert_i32x4_s(acc), v128.load(wb + o4)),
+    v128.load(wb + <usize>(bw * 4) + o4),
+  );
+  const neg = f32x4.lt(y, f32x4.splat(0));
+  const ya = f32x4.mul(y, v128.load(wb + <usize>(bw * 8) + o4));
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_laneselect(ya, y, neg);
+  return v128.bitselect(ya, y, neg);
+}
+
+/**
+ * Output codes of 4 channels before saturation: nearest(y * inv) + zOut as
+ * int32. The relaxed build clamps nearest(y * inv) to +-1024 first (any code
+ * beyond saturates to 0 or maxCode alike) and truncates with the plain
+ * conversion instead of the saturating one: the same codes for
+ * |y * inv| < 2^31 - 256 (beyond, the twin's int32 sum wraps; not mirrored).
+ */
+@inline
+function codes(y: v128, inv: v128, zo: v128): v128 {
+  let v = f32x4.nearest(f32x4.mul(y, inv));
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    v = f32x4.pmax(f32x4.pmin(v, f32x4.splat(1024)), f32x4.splat(-1024));
+    return i32x4.add(i32x4.relaxed_trunc_f32x4_s(v), zo);
+  }
+  return i32x4.add(i32x4.trunc_sat_f32x4_s(v), zo);
+}
+
 @inline
 function epilogue(
   acc: v128,
@@ -65,15 +100,9 @@ function epilogue(
   out: usize,
 ): void {
   if (valid <= 0) return;
-  const o4 = <usize>(off * 4);
-  let y = f32x4.add(
-    f32x4.mul(f32x4.convert_i32x4_s(acc), v128.load(wb + o4)),
-    v128.load(wb + <usize>(bw * 4) + o4),
-  );
-  const neg = f32x4.lt(y, f32x4.splat(0));
-  y = v128.bitselect(f32x4.mul(y, v128.load(wb + <usize>(bw * 8) + o4)), y, neg);
+  const y = dequant(acc, wb, off, bw);
   if (mode == 0) {
-    const qi = i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(y, inv))), zo);
+    const qi = codes(y, inv, zo);
     const q16 = i16x8.narrow_i32x4_s(qi, qi);
     const q8 = i8x16.min_u(i8x16.narrow_i16x8_u(q16, q16), maxCode);
     const d = out + <usize>off;
@@ -92,6 +121,36 @@ function epilogue(
       if (valid > 2) store<f32>(d + 8, f32x4.extract_lane(y, 2));
     }
   }
+}
+
+/**
+ * uint8 codes of two pixels of a full 8-channel block (a*: channels 0..3,
+ * b*: 4..7): the four int32 vectors narrowed together, one 8-byte store each.
+ */
+@inline
+function epiloguePair8(
+  a0: v128,
+  b0: v128,
+  a1: v128,
+  b1: v128,
+  wb: usize,
+  inv: v128,
+  zo: v128,
+  maxCode: v128,
+  out0: usize,
+  out1: usize,
+): void {
+  const p0 = i16x8.narrow_i32x4_s(
+    codes(dequant(a0, wb, 0, 8), inv, zo),
+    codes(dequant(b0, wb, 4, 8), inv, zo),
+  );
+  const p1 = i16x8.narrow_i32x4_s(
+    codes(dequant(a1, wb, 0, 8), inv, zo),
+    codes(dequant(b1, wb, 4, 8), inv, zo),
+  );
+  const q8 = i8x16.min_u(i8x16.narrow_i16x8_u(p0, p1), maxCode);
+  v128.store64_lane(out0, q8, 0);
+  v128.store64_lane(out1, q8, 1);
 }
 
 /**
@@ -249,9 +308,10 @@ export function convPairs(
 // are; weights per block of B channels [mul B f32][bias B f32][alpha B f32]
 // [corr B i32 = -zIn * sum_k w[o][k]] then, per kernel row and group of 4
 // inputs, B x 4 int8 (zero past the row's end). One dot adds 4 products to
-// each of 4 channels: i32x4.relaxed_dot_i8x16_i7x16_add_s in the relaxed
-// build (deterministic here: the second operand is 0..127), two
-// i32x4.dot_i16x8_s and a pairwise add otherwise (same result).
+// each of 4 channels: i16x8.relaxed_dot_i8x16_i7x16_s + a pairwise widening
+// add in the relaxed build (deterministic here: the second operand is
+// 0..127, so no pair sum saturates), two i32x4.dot_i16x8_s and a pairwise add
+// otherwise (same result).
 
 /** Output pixels per chunk of convQuads. */
 const QUAD_CHUNK: i32 = 64;
@@ -260,7 +320,12 @@ const QUAD_ADDR: usize = memory.data(QUAD_CHUNK * 4, 16);
 
 @inline
 function dotQuad(w: v128, x: v128, acc: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(w, x, acc);
+  // i16x8.relaxed_dot_i8x16_i7x16_s (pmaddubsw: pair sums within +-2 * 128 * 127,
+  // no saturation) widened by a pairwise add: three instructions on x64 where
+  // V8 expands i32x4.relaxed_dot_i8x16_i7x16_add_s to five without AVX-VNNI.
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(w, x)));
+  }
   const lo = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w), i16x8.extend_low_i8x16_u(x));
   const hi = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w), i16x8.extend_high_i8x16_u(x));
   return i32x4.add(
@@ -372,14 +437,19 @@ export function convQuads(
             }
           }
           const o = o0 + <usize>i * outPx + choff;
-          epilogue(a0, wb, 0, 8, valid, mode, inv, zo, mc, o);
-          epilogue(b0, wb, 4, 8, valid - 4, mode, inv, zo, mc, o);
-          epilogue(a1, wb, 0, 8, valid, mode, inv, zo, mc, o + outPx);
-          epilogue(b1, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + outPx);
-          epilogue(a2, wb, 0, 8, valid, mode, inv, zo, mc, o + 2 * outPx);
-          epilogue(b2, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + 2 * outPx);
-          epilogue(a3, wb, 0, 8, valid, mode, inv, zo, mc, o + 3 * outPx);
-          epilogue(b3, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + 3 * outPx);
+          if (mode == 0 && valid == 8) {
+            epiloguePair8(a0, b0, a1, b1, wb, inv, zo, mc, o, o + outPx);
+            epiloguePair8(a2, b2, a3, b3, wb, inv, zo, mc, o + 2 * outPx, o + 3 * outPx);
+          } else {
+            epilogue(a0, wb, 0, 8, valid, mode, inv, zo, mc, o);
+            epilogue(b0, wb, 4, 8, valid - 4, mode, inv, zo, mc, o);
+            epilogue(a1, wb, 0, 8, valid, mode, inv, zo, mc, o + outPx);
+            epilogue(b1, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + outPx);
+            epilogue(a2, wb, 0, 8, valid, mode, inv, zo, mc, o + 2 * outPx);
+            epilogue(b2, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + 2 * outPx);
+            epilogue(a3, wb, 0, 8, valid, mode, inv, zo, mc, o + 3 * outPx);
+            epilogue(b3, wb, 4, 8, valid - 4, mode, inv, zo, mc, o + 3 * outPx);
+          }
         }
         for (; i < cnt; i++) {
           let a0 = c0, b0 = c1;
