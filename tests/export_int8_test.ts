@@ -56,6 +56,13 @@ function ptqRandom(data: NetData, n = 24, seed = 7): NetData {
   return quantizeNet(data, { pixels: images(n, size, size, seed), count: n, size });
 }
 
+/** `data` quantised with 7-bit codes on images darker than the test ones (so codes saturate). */
+function ptq7(data: NetData): NetData {
+  const size = data.arch.input.size;
+  const px = images(24, size, size, 7).map((v) => v >> 1);
+  return quantizeNet(data, { pixels: px, count: 24, size }, { bits: 7 });
+}
+
 /** The arch with every PReLU replaced by ReLU (no quantisation point TFLite lacks). */
 function withRelu(arch: NetArch): NetArch {
   return {
@@ -133,7 +140,7 @@ function compare(q: NetData, bytes: Uint8Array, px: Uint8Array, n: number, h: nu
 
 Deno.test({
   name:
-    "the official TFLite runtime runs int8 exports of ReLU nets exactly as forwardSim() fake-quantises them (zoo: BGR, depthwise, PADV2 pool, dense; PNet 31x45; RNet x2; normalized input)",
+    "the official TFLite runtime runs int8 exports of ReLU nets exactly as forwardSim() fake-quantises them (zoo: BGR, depthwise, PADV2 pool, dense; PNet 31x45; RNet x2; normalized input; 7-bit codes)",
   ignore: !tfliteModule,
   fn() {
     const cases: [string, NetData, number, number, number, "pixels" | "normalized"][] = [
@@ -146,6 +153,7 @@ Deno.test({
         20,
         "normalized",
       ],
+      ["zoo 7-bit", ptq7(randomNetData(withRelu(zooArch("relu")), 3)), 1, 20, 20, "pixels"],
       ["pnet", ptqRandom(randomNetData(withRelu(pnetArch()), 4)), 1, 31, 45, "pixels"],
       ["rnet", ptqRandom(randomNetData(withRelu(rnetArch()), 5)), 2, 24, 24, "pixels"],
     ];
@@ -377,7 +385,7 @@ Deno.test("int8 nets: ncnn and tfjs refuse them in one line naming the reason, -
   const q = ptqRandom(randomNetData(pnetArch(), 2), 4);
   for (
     const [f, why] of [
-      ["ncnn", "ncnn int8 needs its calibration scale table"],
+      ["ncnn", "ncnn's int8 layers quantise activations symmetrically"],
       ["tfjs", "a tfjs graph model runs float32 kernels only"],
     ] as const
   ) {
@@ -445,7 +453,7 @@ Deno.test("deno task export picks int8 for an int8 weights file (tflite, onnx QD
     await assertRejects(
       async () => await run({ format: "ncnn", out: `${dir}/ncnn/` }),
       TypeError,
-      "ncnn int8 needs its calibration scale table",
+      "ncnn's int8 layers quantise activations symmetrically",
     );
     await run({ format: "onnx", out: `${dir}/r8.onnx` });
     assertEquals(await Deno.readFile(`${dir}/r8.onnx`), exportOnnx(loaded));

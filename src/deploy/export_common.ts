@@ -102,7 +102,7 @@ export const INT8_REFUSALS: Record<ExportFormat, string> = {
   tflite: "the file has no activation ranges for an int8 TFLite model (run deno task quantize)",
   onnx: "the file has no activation ranges for an int8 ONNX model (run deno task quantize)",
   ncnn:
-    "ncnn int8 needs its calibration scale table (.table) and int8 param flags, which this exporter does not write",
+    "ncnn's int8 layers quantise activations symmetrically (a scale, no zero point), which cannot hold our asymmetric uint8 activation ranges",
   tfjs: "a tfjs graph model runs float32 kernels only (its weight compression dequantises on load)",
 };
 

@@ -55,6 +55,7 @@ export const TFLITE_OPS = {
   PRELU: 54,
   PADV2: 60,
   DEQUANTIZE: 6,
+  MINIMUM: 57,
   MUL: 18,
   SUB: 41,
   QUANTIZE: 114,

@@ -30,8 +30,8 @@
  * TFLite's converter measures it.
  *
  * 7-bit nets (`bits: 7`, codes 0..127) export with the same scales and zero
- * points; TFLite's int8 range is wider, so values past the calibrated range
- * are not clamped as our 7-bit kernels clamp them.
+ * points and a MINIMUM at each quantisation point that clamps at code 127
+ * (int8 −1), as our 7-bit kernels do.
  *
  * @example
  * ```ts
@@ -251,6 +251,15 @@ export function exportTfliteInt8(data: NetData, opts: TfliteInt8Options = {}): U
   floatOp(TFLITE_OPS.MUL, "input/grid", g.constant("input/quant_scale", [], [q0.scale]));
   let cur = act("input/int8", shape0, int8Act(q0));
   g.op(TFLITE_OPS.QUANTIZE, [f], [cur]);
+  /** 7-bit codes: clamp at code 127 (int8 −1) where our kernels saturate. */
+  const clamp7 = (x: number, name: string, q: ActQuant, shape: number[]): number => {
+    if (maxCode === 255) return x;
+    const top = int8Const(`${name}/max_code`, [], Int8Array.of(maxCode - 128), int8Act(q));
+    const y = act(`${name}/7bit`, shape, int8Act(q));
+    g.op(TFLITE_OPS.MINIMUM, [x, top], [y]);
+    return y;
+  };
+  cur = clamp7(cur, "input", q0, shape0);
   let shape = shape0;
   let curQ = q0;
 
@@ -417,6 +426,7 @@ export function exportTfliteInt8(data: NetData, opts: TfliteInt8Options = {}): U
         fail(`layer ${i} (${op.kind}) is not supported`);
       }
     }
+    cur = clamp7(cur, l.name, qOut!, shape);
     curQ = qOut!;
   }
 
