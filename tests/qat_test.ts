@@ -504,7 +504,7 @@ Deno.test("deno task qat writes the int8 nets, the JSON and the table, and rejec
   assert(ok.ok, ok.err);
   assert(
     ok.out.includes(
-      "| pnet | float | PTQ int8 | QAT int8 | float fine-tuned | fine-tuned + PTQ int8 | PTQ int8 (ReLU) | QAT int8 (ReLU) |",
+      "| pnet | float | PTQ int8 | QAT int8 | float fine-tuned | fine-tuned + PTQ int8 | PTQ int8 (ReLU) | QAT int8 (ReLU) | float fine-tuned (ReLU) | fine-tuned + PTQ int8 (ReLU) |",
     ),
     ok.out,
   );
@@ -520,6 +520,8 @@ Deno.test("deno task qat writes the int8 nets, the JSON and the table, and rejec
     "fine-tuned + PTQ int8",
     "PTQ int8 (ReLU)",
     "QAT int8 (ReLU)",
+    "float fine-tuned (ReLU)",
+    "fine-tuned + PTQ int8 (ReLU)",
   ]);
   assert(json.rows[2].fileBytes < json.rows[0].fileBytes / 2, "int8 file is smaller");
   const md = await Deno.readTextFile(`${out}/q/qat_pnet.md`);

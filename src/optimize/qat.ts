@@ -600,7 +600,7 @@ export interface QatReportOptions extends Omit<QatOptions, "start"> {
   /** The command that reproduces the run, for the Markdown. */
   command?: string;
   /**
-   * Also run the control: the same fine-tuning with PReLU and no fake
+   * Also run the control of each variant: the same fine-tuning without fake
    * quantisation, then PTQ of its result (columns "float fine-tuned" and
    * "fine-tuned + PTQ int8"), which tells what QAT adds beyond more training.
    */
@@ -674,11 +674,11 @@ export async function qatReport(
     models.push(file);
     await row(`QAT int8${suffix}`, r.net, file);
     runs.push({ act, bestEpoch: r.bestEpoch, history: r.history });
-    if (opts.control && act === "prelu") {
+    if (opts.control) {
       const rc = await qat(data, c, { ...opts, start, fakeQuant: false });
-      await row("float fine-tuned", rc.float, null);
+      await row(`float fine-tuned${suffix}`, rc.float, null);
       await row(
-        "fine-tuned + PTQ int8",
+        `fine-tuned + PTQ int8${suffix}`,
         quantizeNet(rc.float, calib, { method: "minmax", bits: cfg.bits }),
         null,
       );
@@ -751,7 +751,9 @@ function qatMarkdown(
   for (const r of runs) {
     out.push(
       r.control
-        ? `Control, the same fine-tuning without fake quantisation: per epoch (float graph, validation), kept: epoch ${r.bestEpoch}`
+        ? `Control${
+          r.act === "relu" ? " with ReLU" : ""
+        }, the same fine-tuning without fake quantisation: per epoch (float graph, validation), kept: epoch ${r.bestEpoch}`
         : `QAT ${
           r.act === "relu" ? "with ReLU" : "with PReLU"
         }: per epoch (fake-quantised graph, validation), kept: epoch ${r.bestEpoch}`,
