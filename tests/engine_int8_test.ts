@@ -98,6 +98,32 @@ Deno.test("int8 engine, 7-bit activations (i8 quad kernels): plain and relaxed b
   }
 });
 
+Deno.test("int8 engine: float pixels (fractional too) are quantised in the kernel as the twin does, 8 and 7 bits", async () => {
+  for (const bits of [8, 7] as const) {
+    for (const [label, arch, n, h, w] of [CASES[1], CASES[3]]) {
+      const { q } = int8Net(arch, 12, bits);
+      const rng = new Rng(41);
+      // values with fractions, and the extremes of the range
+      const px = Float32Array.from(
+        { length: n * h * w * 3 },
+        (_, i) => i % 17 === 0 ? 255 : i % 19 === 0 ? 0 : Math.fround(rng.next() * 255),
+      );
+      const ref = int8Reference(q, px, n, h, w).output;
+      const eng = await createInt8Engine(q);
+      const out = eng.run(px, n, h, w);
+      assertEquals(Array.from(out.cls), Array.from(ref.cls), `${label} ${bits}-bit cls`);
+      assertEquals(Array.from(out.box), Array.from(ref.box), `${label} ${bits}-bit box`);
+      // integral floats give what the same bytes give
+      const u8 = pixels(n * h * w * 3, 43);
+      assertEquals(
+        Array.from(eng.run(Float32Array.from(u8), n, h, w).cls),
+        Array.from(eng.run(u8, n, h, w).cls),
+        `${label} ${bits}-bit float vs u8`,
+      );
+    }
+  }
+});
+
 Deno.test("createEngine() runs int8 nets on the int8 kernels, or on the float kernels with int8: false", async () => {
   const { q } = int8Net(rnetArch(), 5);
   const px = pixels(4 * 24 * 24 * 3, 29);

@@ -578,6 +578,40 @@ export function quantizePixelsLut(src: usize, count: i32, c: i32, lut: usize, or
 }
 
 /**
+ * Quantises count pixels of c float32 channels (0..255, not normalised):
+ * per output channel j, x = f32(f64(src[order[j]]) - mean[j]) * scale[j]
+ * (mean c f64, scale c f32, as the twin's quantizePixels), then
+ * sat(nearest(x * inv) + z), at most maxCode.
+ */
+export function quantizePixelsF32(
+  src: usize,
+  count: i32,
+  c: i32,
+  order: usize,
+  mean: usize,
+  scale: usize,
+  inv: f32,
+  z: i32,
+  maxCode: i32,
+  dst: usize,
+): void {
+  for (let i = 0; i < count; i++) {
+    const s = src + <usize>(i * c * 4);
+    const d = dst + <usize>(i * c);
+    for (let j = 0; j < c; j++) {
+      const p = <f64>load<f32>(s + (<usize>load<u8>(order + <usize>j) << 2));
+      const a = <f32>(p - load<f64>(mean + (<usize>j << 3)));
+      const x = a * load<f32>(scale + (<usize>j << 2));
+      // |nearest| clamped to 1024: codes beyond saturate alike
+      const v = min(max(nearest<f32>(x * inv), <f32>-1024), <f32>1024);
+      let q = <i32>v + z;
+      q = q < 0 ? 0 : q > maxCode ? maxCode : q;
+      store<u8>(d + <usize>j, <u8>q);
+    }
+  }
+}
+
+/**
  * Quantises count float32 values (already normalised) to uint8 codes:
  * sat(nearest(x * inv) + z), at most maxCode. dst needs 16 bytes of slack.
  */

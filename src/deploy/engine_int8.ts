@@ -598,6 +598,7 @@ interface Int8Exports {
   ): void;
   maxPoolU8(...args: number[]): void;
   quantizePixelsLut(...args: number[]): void;
+  quantizePixelsF32(...args: number[]): void;
 }
 
 const modulePromises = new Map<string, Promise<WebAssembly.Module>>();
@@ -672,7 +673,11 @@ export async function createInt8Engine(
   const weightAt = c.steps.map((s) => take(s.packed.length));
   const lutAt = take(c.lut.length);
   const orderAt = take(c.order.length);
+  const meanAt = take(8 * c.arch.input.channels);
+  const scaleAt = take(4 * c.arch.input.channels);
   ensure(top);
+  new Float64Array(k.memory.buffer, meanAt, c.arch.input.channels).set(c.arch.input.mean);
+  new Float32Array(k.memory.buffer, scaleAt, c.arch.input.channels).set(c.arch.input.scale);
   c.steps.forEach((s, i) => new Uint8Array(k.memory.buffer).set(s.packed, weightAt[i]));
   new Uint8Array(k.memory.buffer).set(c.lut, lutAt);
   new Uint8Array(k.memory.buffer).set(c.order, orderAt);
@@ -718,7 +723,20 @@ export async function createInt8Engine(
       t = now;
     };
     let src = ping;
-    if (input instanceof Float32Array) {
+    if (input instanceof Float32Array && raw) {
+      k.quantizePixelsF32(
+        inAt,
+        n * h * w,
+        c.arch.input.channels,
+        orderAt,
+        meanAt,
+        scaleAt,
+        f(1 / c.input.scale),
+        c.input.zeroPoint,
+        c.maxCode,
+        ping,
+      );
+    } else if (input instanceof Float32Array) {
       k.quantizeF32(inAt, input.length, f(1 / c.input.scale), c.input.zeroPoint, c.maxCode, ping);
     } else if (raw) {
       k.quantizePixelsLut(inAt, n * h * w, c.arch.input.channels, lutAt, orderAt, ping);
@@ -803,7 +821,8 @@ export async function createInt8Engine(
         2 * n * g.oh * g.ow * s.oc * s.kh * s.kw * g.c,
       );
     });
-    const rows = new Float32Array(k.memory.buffer, rowsAt, rowsBytes / 4).slice();
+    // a view: splitHeads copies out what it keeps before any other kernel call
+    const rows = new Float32Array(k.memory.buffer, rowsAt, rowsBytes / 4);
     return splitHeads(c, rows, n, last.oh, last.ow);
   };
   const flops = (n: number, h: number, w: number) => {
@@ -817,15 +836,12 @@ export async function createInt8Engine(
     arch: c.arch,
     variant: relaxed ? "relaxed-simd" : "simd",
     precision: "int8",
-    run: (pixels, n, h, w) =>
-      pixels instanceof Uint8Array
-        ? exec(pixels, true, n, h, w)
-        : exec(quantizePixels(c, pixels), false, n, h, w),
+    // pixels (u8 or float): normalised and quantised in the kernels (quantizePixels' arithmetic)
+    run: (pixels, n, h, w) => exec(pixels, true, n, h, w),
     runNormalized: (x, n, h = c.arch.input.size, w = c.arch.input.size) => exec(x, false, n, h, w),
     profile: (pixels, n, h, w, clock = () => performance.now()) => {
       const times: LayerTime[] = [];
-      if (pixels instanceof Uint8Array) exec(pixels, true, n, h, w, clock, times);
-      else exec(quantizePixels(c, pixels), false, n, h, w, clock, times);
+      exec(pixels, true, n, h, w, clock, times);
       return times;
     },
     flops,
