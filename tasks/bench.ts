@@ -9,9 +9,14 @@
  * onnxruntime-web and onnxruntime-node (ONNX export of the same weights).
  * Ends with the cascade's frames per second on 1 and 2 workers.
  *
+ * With more weights variants (`--weights-extra`), each row's variants are
+ * timed interleaved (one run of each in turn, `--loops` rounds), printed side
+ * by side with the speed-up over the base variant (median against median), and
+ * each variant's WIDER AP is printed when its folder holds a `wider_ap*.json`.
+ *
  *   deno task bench                                   # base weights, 1 thread
  *   deno task bench --threads 2 --loops 20            # two Workers at once: throughput
- *   deno task bench --weights-extra pruned=weights/pruned,int8=weights/int8 --json bench.json
+ *   deno task bench --weights weights/demo --weights-extra pruned=weights/pruned,int8=weights/pruned/int8
  *   deno task bench --quick --loops 1 --warmup 0      # small inputs, a smoke test
  */
 import { type Task, UsageError } from "../src/cli/mod.ts";
@@ -19,9 +24,11 @@ import { writeJsonAtomic } from "../src/io/mod.ts";
 import { readImage, type RgbImage } from "../src/image/mod.ts";
 import { ensureOriginalWeights } from "../src/nets/mod.ts";
 import { renderSyntheticImage } from "../src/data/synthetic/mod.ts";
+import { resolveWeightPaths } from "../src/detect/load.ts";
 import { relaxedSimdSupported, resizeBilinearU8, simdSupported } from "../kernels/mod.ts";
 import {
   BENCH_ENGINES,
+  type BenchClock,
   type BenchEngine,
   type BenchRowSpec,
   type BenchStats,
@@ -57,7 +64,8 @@ const task: Task = {
     "weights-extra": {
       type: "list",
       meta: "NAME=DIR,..",
-      help: "more variants (pruned, int8, ...): folders with pnet/rnet/onet.mtcnn",
+      help:
+        "more variants (pruned, int8, ...): folders with pnet/rnet/onet.mtcnn (or best_*.mtcnn)",
       default: [],
     },
     engines: {
@@ -70,6 +78,13 @@ const task: Task = {
       type: "boolean",
       default: false,
       help: "small inputs (160x120 image, RNet x16, ONet x8, short peak probe): a smoke test",
+    },
+    clock: {
+      type: "string",
+      choices: ["wall", "cpu"],
+      default: "wall",
+      help:
+        "time a run by the wall clock, or by the process's CPU time (not inflated by other jobs; 1 thread only)",
     },
     json: { type: "string", meta: "FILE", help: "also write every row as JSON" },
   },
@@ -90,6 +105,10 @@ const task: Task = {
       }
     }
     const quick = flags.quick as boolean;
+    const clock = flags.clock as BenchClock;
+    if (clock === "cpu" && threads !== 1) {
+      throw new UsageError("bench: --clock cpu needs --threads 1 (CPU time is per process)");
+    }
     const variants: BenchVariant[] = [{
       name: "base",
       dir: (flags.weights as string | undefined) ??
@@ -101,14 +120,14 @@ const task: Task = {
       if (variants.some((v) => v.name === m[1])) {
         throw new UsageError(`bench: --weights-extra: variant "${m[1]}" given twice`);
       }
-      for (const net of ["pnet", "rnet", "onet"]) {
-        try {
-          Deno.statSync(`${m[2]}/${net}.mtcnn`);
-        } catch {
-          throw new UsageError(`bench: --weights-extra ${spec}: no ${net}.mtcnn in "${m[2]}"`);
-        }
-      }
       variants.push({ name: m[1], dir: m[2] });
+    }
+    for (const v of variants) {
+      try {
+        await resolveWeightPaths(v.dir);
+      } catch (e) {
+        throw new UsageError(`bench: variant "${v.name}": ${(e as Error).message}`);
+      }
     }
 
     const { image, imageLabel } = await benchImage(quick);
@@ -118,6 +137,7 @@ const task: Task = {
       rnetBatch: quick ? 16 : 256,
       onetBatch: quick ? 8 : 64,
       engines: engines as BenchEngine[],
+      clock,
     };
 
     // configuration
@@ -138,9 +158,32 @@ const task: Task = {
           : "2 (two Deno Workers, one thread each, same rows at once)"
       }`,
     );
-    console.log(`loops:      ${loops} timed after ${warmup} warm-up runs per row`);
+    console.log(
+      `loops:      ${loops} timed after ${warmup} warm-up runs per row` +
+        (variants.length > 1 ? `; the ${variants.length} variants of a row interleaved` : ""),
+    );
+    console.log(`load:       ${loadAverage()} (1, 5, 15 min; /proc/loadavg)`);
+    console.log(
+      `clock:      ${
+        clock === "wall"
+          ? "wall (performance.now)"
+          : "CPU time of this process (user + system, process.cpuUsage)"
+      }`,
+    );
     console.log(`image:      ${imageLabel}`);
     console.log(`variants:   ${variants.map((v) => `${v.name} (${v.dir})`).join(", ")}`);
+    const aps = new Map<string, Record<string, number>>();
+    for (const v of variants) {
+      const ap = await readAp(v.dir);
+      if (ap) {
+        aps.set(v.name, ap.ap);
+        console.log(
+          `accuracy:   ${v.name.padEnd(8)} WIDER AP ${
+            Object.entries(ap.ap).map(([k, x]) => `${k} ${x.toFixed(4)}`).join(", ")
+          } (${ap.file})`,
+        );
+      }
+    }
     const peakIters = quick ? 1e5 : 2e7;
     const peak = await measureSimdPeak(peakIters);
     const best = Math.max(peak.simd, peak.relaxed ?? 0);
@@ -158,28 +201,47 @@ const task: Task = {
     const fps: { variant: string; engine: BenchEngine; workers: number; fps: number }[] = [];
     if (cascadeEngines.length) {
       const other = threads === 1 ? 2 : 1;
-      const sub: BenchWorkloadInit = { ...init, engines: cascadeEngines };
+      // workers: wall clock (the CPU time of the process would add up both)
+      const sub: BenchWorkloadInit = {
+        ...init,
+        engines: cascadeEngines,
+        clock: other === 2 ? "wall" : clock,
+      };
       const keys = (list: BenchRowSpec[]) => list.filter((r) => r.model === "cascade");
       if (other === 2) {
         const pool = await createWorkerBench(2, sub);
         try {
-          for (const spec of keys(pool.rows)) {
-            const per = await pool.time(spec.key, warmup, loops);
-            const total = per.reduce((s, p) => s + 1000 * loops / p.wallMs, 0);
-            fps.push({ variant: spec.variant, engine: spec.engine, workers: 2, fps: total });
+          for (const group of groups(keys(pool.rows))) {
+            const per = await timeInterleaved(
+              group,
+              warmup,
+              loops,
+              (key, w, n) => pool.time(key, w, n),
+            );
+            group.forEach((spec, i) => {
+              const total = per[i].reduce((s, p) => s + 1000 * loops / p.wallMs, 0);
+              fps.push({ variant: spec.variant, engine: spec.engine, workers: 2, fps: total });
+            });
           }
         } finally {
           pool.close();
         }
       } else {
         const w = await createBenchWorkload(sub);
-        for (const spec of keys(w.rows)) {
-          const times = await w.time(spec.key, warmup, loops);
-          fps.push({
-            variant: spec.variant,
-            engine: spec.engine,
-            workers: 1,
-            fps: 1000 / summarize(times).avg,
+        for (const group of groups(keys(w.rows))) {
+          const per = await timeInterleaved(group, warmup, loops, async (key, wu, n) => {
+            const t0 = performance.now();
+            const times = await w.time(key, wu, n);
+            return [{ times, wallMs: performance.now() - t0 }];
+          });
+          group.forEach((spec, i) => {
+            const times = per[i][0].times;
+            fps.push({
+              variant: spec.variant,
+              engine: spec.engine,
+              workers: 1,
+              fps: 1000 / summarize(times).avg,
+            });
           });
         }
       }
@@ -212,29 +274,56 @@ const task: Task = {
       };
     };
     let unavailable: Partial<Record<BenchEngine, string>>;
+    let skipped: string[];
+    // the base row of a row's model and engine, for the speed-up column
+    const speedUp = (row: Row): number | undefined => {
+      const base = rows.find((r) =>
+        r.variant === variants[0].name && r.model === row.model && r.engine === row.engine
+      );
+      if (!base) return undefined;
+      return threads === 1
+        ? base.stats.median / row.stats.median
+        : row.runsPerSecond / base.runsPerSecond;
+    };
+    const emit = (row: Row) => {
+      rows.push(row);
+      printRow(row, threads, variants.length > 1 ? speedUp(row) : undefined);
+    };
     if (threads === 1) {
       const w = await createBenchWorkload(init);
       unavailable = w.unavailable;
-      printUnavailable(unavailable);
-      printHeader(threads);
-      for (const spec of w.rows) {
-        const times = await w.time(spec.key, warmup, loops);
-        const row = finish(spec, times, 1000 / summarize(times).avg);
-        rows.push(row);
-        printRow(row, threads);
+      skipped = w.skipped;
+      printUnavailable(unavailable, skipped);
+      printHeader(threads, variants.length > 1);
+      for (const group of groups(w.rows)) {
+        const per = await timeInterleaved(group, warmup, loops, async (key, wu, n) => {
+          const t0 = performance.now();
+          const times = await w.time(key, wu, n);
+          return [{ times, wallMs: performance.now() - t0 }];
+        });
+        group.forEach((spec, i) => {
+          const times = per[i][0].times;
+          emit(finish(spec, times, 1000 / summarize(times).avg));
+        });
       }
     } else {
       const pool = await createWorkerBench(threads, init);
       unavailable = pool.unavailable;
-      printUnavailable(unavailable);
-      printHeader(threads);
+      skipped = pool.skipped;
+      printUnavailable(unavailable, skipped);
+      printHeader(threads, variants.length > 1);
       try {
-        for (const spec of pool.rows) {
-          const per = await pool.time(spec.key, warmup, loops);
-          const runsPerSecond = per.reduce((s, p) => s + 1000 * loops / p.wallMs, 0);
-          const row = finish(spec, per.flatMap((p) => p.times), runsPerSecond);
-          rows.push(row);
-          printRow(row, threads);
+        for (const group of groups(pool.rows)) {
+          const per = await timeInterleaved(
+            group,
+            warmup,
+            loops,
+            (key, wu, n) => pool.time(key, wu, n),
+          );
+          group.forEach((spec, i) => {
+            const runsPerSecond = per[i].reduce((s, p) => s + 1000 * loops / p.wallMs, 0);
+            emit(finish(spec, per[i].flatMap((p) => p.times), runsPerSecond));
+          });
         }
       } finally {
         pool.close();
@@ -247,16 +336,24 @@ const task: Task = {
     }
     if (cascadeEngines.length) {
       console.log("");
-      console.log(`cascade frames/s on ${image.width}x${image.height} (1 worker | 2 workers):`);
-      for (const v of variants) {
-        for (const e of cascadeEngines) {
-          const f = (n: number) =>
-            fps.find((x) => x.variant === v.name && x.engine === e && x.workers === n)?.fps;
-          const one = f(1), two = f(2);
+      console.log(
+        `cascade frames/s on ${image.width}x${image.height} (1 worker | 2 workers)` +
+          (variants.length > 1
+            ? `, speed-up over ${variants[0].name} on 1 worker, WIDER AP:`
+            : ":"),
+      );
+      for (const e of cascadeEngines) {
+        for (const v of variants) {
+          const f = (name: string, n: number) =>
+            fps.find((x) => x.variant === name && x.engine === e && x.workers === n)?.fps;
+          const one = f(v.name, 1), two = f(v.name, 2), base = f(variants[0].name, 1);
+          const ap = aps.get(v.name);
           console.log(
             `  ${v.name.padEnd(8)} ${e.padEnd(11)} ${fmt(one).padStart(7)} | ${
               fmt(two).padStart(7)
-            }${one && two ? `  (x${(two / one).toFixed(2)})` : ""}`,
+            }${one && two ? `  (x${(two / one).toFixed(2)})` : ""}` +
+              (variants.length > 1 && one && base ? `  ${(one / base).toFixed(2)}x` : "") +
+              (ap ? `  AP ${Object.values(ap).map((x) => x.toFixed(3)).join("/")}` : ""),
           );
         }
       }
@@ -276,9 +373,13 @@ const task: Task = {
           quick,
           image: imageLabel,
           variants,
+          clock,
+          loadAverage: loadAverage(),
         },
         peakGflops: peak,
         unavailable,
+        skipped,
+        ap: Object.fromEntries(aps),
         rows,
         cascadeFps: fps,
       });
@@ -290,33 +391,112 @@ function fmt(v?: number): string {
   return v === undefined ? "-" : v.toFixed(1);
 }
 
-function printUnavailable(unavailable: Partial<Record<BenchEngine, string>>) {
+function printUnavailable(unavailable: Partial<Record<BenchEngine, string>>, skipped: string[]) {
   for (const [e, why] of Object.entries(unavailable)) console.log(`${e}: not run: ${why}`);
+  for (const line of skipped) console.log(line);
 }
 
-function printHeader(threads: number) {
+/** Rows that differ only in their variant, in table order (the rows come sorted that way). */
+function groups(rows: BenchRowSpec[]): BenchRowSpec[][] {
+  const out: BenchRowSpec[][] = [];
+  for (const r of rows) {
+    const last = out[out.length - 1];
+    if (last && last[0].model === r.model && last[0].engine === r.engine) last.push(r);
+    else out.push([r]);
+  }
+  return out;
+}
+
+type Timer = (
+  key: string,
+  warmup: number,
+  loops: number,
+) => Promise<{ times: number[]; wallMs: number }[]>;
+
+/**
+ * Times the rows of a group interleaved: every row's warm-up, then `loops`
+ * rounds of one run of each row in turn, so a change in the machine's load
+ * hits every variant alike. Per row, per worker: the times and the wall time.
+ */
+async function timeInterleaved(
+  group: BenchRowSpec[],
+  warmup: number,
+  loops: number,
+  time: Timer,
+): Promise<{ times: number[]; wallMs: number }[][]> {
+  for (const r of group) await time(r.key, warmup, 0);
+  const per = group.map(() => [] as { times: number[]; wallMs: number }[]);
+  for (let i = 0; i < loops; i++) {
+    for (const [g, r] of group.entries()) {
+      const res = await time(r.key, 0, 1);
+      res.forEach((x, w) => {
+        per[g][w] ??= { times: [], wallMs: 0 };
+        per[g][w].times.push(...x.times);
+        per[g][w].wallMs += x.wallMs;
+      });
+    }
+  }
+  return per;
+}
+
+function printHeader(threads: number, ratio: boolean) {
   console.log("");
   console.log(
-    `${"variant".padEnd(8)} ${"model".padEnd(8)} ${"shape".padEnd(10)} ${"engine".padEnd(11)} ` +
+    `${"model".padEnd(8)} ${"shape".padEnd(10)} ${"engine".padEnd(11)} ${"variant".padEnd(8)} ` +
+      `${"prec".padEnd(5)} ` +
       `${"min".padStart(8)} ${"max".padStart(8)} ${"avg".padStart(8)} ${"median".padStart(8)} ` +
       `${"GFLOP/s".padStart(8)} ${"%peak".padStart(6)}` +
-      (threads > 1 ? ` ${"runs/s".padStart(8)}` : ""),
+      (threads > 1 ? ` ${"runs/s".padStart(8)}` : ` ${"fps".padStart(7)}`) +
+      (ratio ? ` ${"speed-up".padStart(8)}` : ""),
   );
 }
 
 function printRow(
   r: BenchRowSpec & { stats: BenchStats; gflops: number; peakShare: number; runsPerSecond: number },
   threads: number,
+  ratio?: number,
 ) {
   const f = (v: number) => v.toFixed(2).padStart(8);
   console.log(
-    `${r.variant.padEnd(8)} ${r.model.padEnd(8)} ${r.shape.padEnd(10)} ${r.engine.padEnd(11)} ` +
+    `${r.model.padEnd(8)} ${r.shape.padEnd(10)} ${r.engine.padEnd(11)} ${r.variant.padEnd(8)} ` +
+      `${r.precision.padEnd(5)} ` +
       `${f(r.stats.min)} ${f(r.stats.max)} ${f(r.stats.avg)} ${f(r.stats.median)} ` +
       `${(r.flops ? r.gflops.toFixed(1) : "-").padStart(8)} ${
         (r.flops ? `${(100 * r.peakShare).toFixed(0)}%` : "-").padStart(6)
       }` +
-      (threads > 1 ? ` ${r.runsPerSecond.toFixed(1).padStart(8)}` : ""),
+      (threads > 1
+        ? ` ${r.runsPerSecond.toFixed(1).padStart(8)}`
+        : ` ${(1000 / r.stats.median).toFixed(1).padStart(7)}`) +
+      (ratio !== undefined ? ` ${`${ratio.toFixed(2)}x`.padStart(8)}` : ""),
   );
+}
+
+/** The machine's load averages (other jobs share it), or "unknown". */
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * The WIDER AP a weights folder ships (`wider_ap*.json`, as eval:wider
+ * writes it), if any: AP per setting and the file's name.
+ */
+async function readAp(
+  dir: string,
+): Promise<{ ap: Record<string, number>; file: string } | undefined> {
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.isFile || !/^wider_ap.*\.json$/.test(e.name)) continue;
+      const j = JSON.parse(await Deno.readTextFile(`${dir}/${e.name}`));
+      if (j && typeof j.ap === "object") return { ap: j.ap, file: `${dir}/${e.name}` };
+    }
+  } catch {
+    // no folder listing: no AP to show
+  }
+  return undefined;
 }
 
 /** The CPU's model name from /proc/cpuinfo, with the logical CPU count. */

@@ -18,6 +18,7 @@
 import { createKernels, relaxedSimdSupported } from "../../kernels/mod.ts";
 import type { RgbImage } from "../image/types.ts";
 import { loadNetData } from "../nets/weights_io.ts";
+import { resolveWeightPaths } from "../detect/load.ts";
 import type { NetData } from "../nets/net.ts";
 import { createEngine, type Engine } from "./engine.ts";
 import { exportOnnx } from "./export_onnx.ts";
@@ -25,6 +26,7 @@ import { createDetector, detectFaces } from "../detect/cascade.ts";
 import { pyramidScales } from "../detect/boxes.ts";
 import { cropResizeAreaU8ToF32, resizeAreaU8 } from "../../kernels/mod.ts";
 import { Rng } from "../util/random.ts";
+import process from "node:process";
 
 /** The engines a row can run on. */
 export type BenchEngine = "as-relaxed" | "as-simd" | "tfjs-wasm" | "ort-web" | "ort-node";
@@ -40,7 +42,10 @@ export const BENCH_ENGINES: readonly BenchEngine[] = [
 export type BenchModel = "pnet" | "pyramid" | "rnet" | "onet" | "cascade";
 export const BENCH_MODELS: readonly BenchModel[] = ["pnet", "pyramid", "rnet", "onet", "cascade"];
 
-/** A weights folder (pnet/rnet/onet.mtcnn) under a name: "base", or e.g. "pruned", "int8". */
+/**
+ * A weights folder (pnet/rnet/onet.mtcnn, or a training run's
+ * best_pnet/rnet/onet.mtcnn) under a name: "base", or e.g. "pruned", "int8".
+ */
 export interface BenchVariant {
   name: string;
   dir: string;
@@ -56,6 +61,25 @@ export interface BenchWorkloadInit {
   onetBatch?: number;
   /** Engines to include (default: all that load). */
   engines?: readonly BenchEngine[];
+  /**
+   * What a run's time is: "wall" (default, `performance.now`) or "cpu": the
+   * process's user + system CPU time (`process.cpuUsage`), which other jobs
+   * on a shared machine do not inflate (one thread only: with workers it
+   * would add up every worker's time).
+   */
+  clock?: BenchClock;
+}
+
+/** How the bench measures a run: elapsed time, or the process's CPU time. */
+export type BenchClock = "wall" | "cpu";
+
+/** Milliseconds of the given clock, from an arbitrary origin. */
+export function benchClock(kind: BenchClock = "wall"): () => number {
+  if (kind === "wall") return () => performance.now();
+  return () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
 }
 
 /** One row of the table. */
@@ -68,6 +92,8 @@ export interface BenchRowSpec {
   shape: string;
   /** 2 × multiply-adds of one run (0 for the cascade: it depends on the image). */
   flops: number;
+  /** The arithmetic of the model's nets: fp32, int8, or mixed (the cascade of both). */
+  precision: "fp32" | "int8" | "mixed";
 }
 
 /** Timing summary of a row, milliseconds. */
@@ -83,6 +109,8 @@ export interface BenchWorkload {
   rows: BenchRowSpec[];
   /** Engines that did not load, with the one-line reason. */
   unavailable: Partial<Record<BenchEngine, string>>;
+  /** Rows left out on purpose, one line each (e.g. int8 nets on engines without int8 kernels). */
+  skipped: string[];
   /** Runs row `key` `warmup` times untimed, then `loops` times; the ms of each timed run. */
   time(key: string, warmup: number, loops: number): Promise<number[]>;
 }
@@ -222,12 +250,34 @@ export async function createBenchWorkload(init: BenchWorkloadInit): Promise<Benc
     }
   }
 
+  const skipped: string[] = [];
   for (const variant of init.variants) {
+    const paths = await resolveWeightPaths(variant.dir);
     const data: Record<"pnet" | "rnet" | "onet", NetData> = {
-      pnet: await loadNetData(`${variant.dir}/pnet.mtcnn`),
-      rnet: await loadNetData(`${variant.dir}/rnet.mtcnn`),
-      onet: await loadNetData(`${variant.dir}/onet.mtcnn`),
+      pnet: await loadNetData(paths.pnet!),
+      rnet: await loadNetData(paths.rnet!),
+      onet: await loadNetData(paths.onet!),
     };
+    const precision = (net: "pnet" | "rnet" | "onet") => data[net].quant ? "int8" : "fp32";
+    const precisions: Record<BenchModel, BenchRowSpec["precision"]> = {
+      pnet: precision("pnet"),
+      pyramid: precision("pnet"),
+      rnet: precision("rnet"),
+      onet: precision("onet"),
+      cascade: new Set([precision("pnet"), precision("rnet"), precision("onet")]).size > 1
+        ? "mixed"
+        : precision("pnet"),
+    };
+    // tfjs and onnxruntime would run an int8 net's dequantised floats: not an int8 row
+    const anyInt8 = Object.values(data).some((d) => d.quant);
+    if (anyInt8) {
+      const off = BENCH_ENGINES.filter((e) => !e.startsWith("as-") && want.has(e));
+      if (off.length) {
+        skipped.push(
+          `${variant.name}: int8 nets run on the AS engine only (no ${off.join(", ")} rows)`,
+        );
+      }
+    }
     // FLOPs from one engine (the same arithmetic on every engine)
     const counter = {
       pnet: await createEngine(data.pnet, { relaxedSimd: false }),
@@ -257,6 +307,7 @@ export async function createBenchWorkload(init: BenchWorkloadInit): Promise<Benc
         engine,
         shape: shapes[model],
         flops: flops[model],
+        precision: precisions[model],
       });
       runners.set(key, run);
     };
@@ -276,7 +327,7 @@ export async function createBenchWorkload(init: BenchWorkloadInit): Promise<Benc
       const det = createDetector(e);
       add("cascade", engine, () => detectFaces(det, image));
     }
-    if (tfMod && want.has("tfjs-wasm")) {
+    if (tfMod && want.has("tfjs-wasm") && !anyInt8) {
       const t = tfMod.prepare(data, image, levels, crops24, rnetN, crops48, onetN);
       add("pnet", "tfjs-wasm", t.pnet);
       add("pyramid", "tfjs-wasm", t.pyramid);
@@ -286,7 +337,7 @@ export async function createBenchWorkload(init: BenchWorkloadInit): Promise<Benc
     }
     for (const engine of ["ort-web", "ort-node"] as const) {
       const ort = orts[engine];
-      if (!ort) continue;
+      if (!ort || anyInt8) continue;
       const session = async (d: NetData) => {
         const s = await ort.InferenceSession.create(exportOnnx(d), { logSeverityLevel: 3 });
         return (x: Uint8Array | Float32Array, n: number, h: number, w: number) => {
@@ -312,25 +363,27 @@ export async function createBenchWorkload(init: BenchWorkloadInit): Promise<Benc
       }
     }
   }
-  // table order: variant, model, engine
+  // table order: model, engine, variant (the variants of a row side by side)
   const vOrder = init.variants.map((v) => v.name);
   rows.sort((a, b) =>
-    vOrder.indexOf(a.variant) - vOrder.indexOf(b.variant) ||
     BENCH_MODELS.indexOf(a.model) - BENCH_MODELS.indexOf(b.model) ||
-    BENCH_ENGINES.indexOf(a.engine) - BENCH_ENGINES.indexOf(b.engine)
+    BENCH_ENGINES.indexOf(a.engine) - BENCH_ENGINES.indexOf(b.engine) ||
+    vOrder.indexOf(a.variant) - vOrder.indexOf(b.variant)
   );
+  const now = benchClock(init.clock);
   return {
     rows,
     unavailable,
+    skipped,
     async time(key, warmup, loops) {
       const run = runners.get(key);
       if (!run) throw new RangeError(`bench: no row "${key}"`);
       for (let i = 0; i < warmup; i++) await run();
       const times: number[] = [];
       for (let i = 0; i < loops; i++) {
-        const t = performance.now();
+        const t = now();
         await run();
-        times.push(performance.now() - t);
+        times.push(now() - t);
       }
       return times;
     },
@@ -352,6 +405,7 @@ export async function createBenchWorkload(init: BenchWorkloadInit): Promise<Benc
 export async function createWorkerBench(n: number, init: BenchWorkloadInit): Promise<{
   rows: BenchRowSpec[];
   unavailable: Partial<Record<BenchEngine, string>>;
+  skipped: string[];
   time(key: string, warmup: number, loops: number): Promise<{ times: number[]; wallMs: number }[]>;
   close(): void;
 }> {
@@ -380,6 +434,7 @@ export async function createWorkerBench(n: number, init: BenchWorkloadInit): Pro
     return {
       rows: ready.rows as BenchRowSpec[],
       unavailable: ready.unavailable as Partial<Record<BenchEngine, string>>,
+      skipped: ready.skipped as string[],
       async time(key, warmup, loops) {
         // every worker warms up, then all start the timed loops together
         await Promise.all(workers.map((w) => ask(w, { type: "time", key, warmup, loops: 0 })));

@@ -15,7 +15,12 @@ scope.onmessage = async (e: MessageEvent) => {
   try {
     if (msg.type === "init") {
       workload = await createBenchWorkload(msg.init as BenchWorkloadInit);
-      scope.postMessage({ type: "ready", rows: workload.rows, unavailable: workload.unavailable });
+      scope.postMessage({
+        type: "ready",
+        rows: workload.rows,
+        unavailable: workload.unavailable,
+        skipped: workload.skipped,
+      });
     } else if (msg.type === "time") {
       const times = await workload!.time(msg.key, msg.warmup, msg.loops);
       scope.postMessage({ type: "times", times });
