@@ -337,7 +337,9 @@ const task: Task = {
     if (cascadeEngines.length) {
       console.log("");
       console.log(
-        `cascade frames/s on ${image.width}x${image.height} (1 worker | 2 workers)` +
+        `cascade frames/s on ${image.width}x${image.height} (1 worker | 2 workers${
+          clock === "cpu" ? "; 1 worker by CPU time, 2 by the wall clock: not a ratio" : ""
+        })` +
           (variants.length > 1
             ? `, speed-up over ${variants[0].name} on 1 worker, WIDER AP:`
             : ":"),
@@ -351,7 +353,7 @@ const task: Task = {
           console.log(
             `  ${v.name.padEnd(8)} ${e.padEnd(11)} ${fmt(one).padStart(7)} | ${
               fmt(two).padStart(7)
-            }${one && two ? `  (x${(two / one).toFixed(2)})` : ""}` +
+            }${one && two && clock === "wall" ? `  (x${(two / one).toFixed(2)})` : ""}` +
               (variants.length > 1 && one && base ? `  ${(one / base).toFixed(2)}x` : "") +
               (ap ? `  AP ${Object.values(ap).map((x) => x.toFixed(3)).join("/")}` : ""),
           );
