@@ -4,7 +4,12 @@ import { randomNetData } from "../src/nets/net.ts";
 import { decodeWeights, encodeWeights } from "../src/nets/weights_io.ts";
 import { forwardSim, quantizeNet } from "../src/optimize/mod.ts";
 import { createEngine } from "../src/deploy/engine.ts";
-import { createInt8Engine, int8Reference, int8Unsupported } from "../src/deploy/engine_int8.ts";
+import {
+  createInt8Engine,
+  headExp,
+  int8Reference,
+  int8Unsupported,
+} from "../src/deploy/engine_int8.ts";
 import { Rng } from "../src/util/random.ts";
 import { relaxedSimdSupported } from "../kernels/mod.ts";
 
@@ -122,6 +127,16 @@ Deno.test("int8 engine: float pixels (fractional too) are quantised in the kerne
       );
     }
   }
+});
+
+Deno.test("headExp() (the int8 heads' softmax exponential) is e^x within 1e-12 relative, clamped at +-700", () => {
+  for (let x = -50; x <= 50; x += 0.0137) {
+    const want = Math.exp(x);
+    assert(Math.abs(headExp(x) - want) <= 1e-12 * want, `x = ${x}: ${headExp(x)} vs ${want}`);
+  }
+  assertEquals(headExp(0), 1);
+  assertEquals(headExp(1e9), headExp(700));
+  assert(headExp(-1e9) > 0 && headExp(-1e9) === headExp(-700));
 });
 
 Deno.test("createEngine() runs int8 nets on the int8 kernels, or on the float kernels with int8: false", async () => {

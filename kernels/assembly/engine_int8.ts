@@ -578,6 +578,55 @@ export function quantizePixelsLut(src: usize, count: i32, c: i32, lut: usize, or
 }
 
 /**
+ * e^x in f64 as the twin's headExp (src/deploy/engine_int8.ts) computes it,
+ * operation for operation: x clamped to +-700, x = k ln2 + r, e^r by its
+ * Taylor polynomial to r^10, times 2^k (built from the exponent bits).
+ */
+@inline
+function headExp(x: f64): f64 {
+  x = x > 700 ? 700 : x < -700 ? -700 : x;
+  const k = Math.floor(x * 1.4426950408889634 + 0.5);
+  const r = x - k * 0.6931471803691238 - k * 1.9082149292705877e-10;
+  const p = 1 + r * (1 + r * (0.5 + r * (0.16666666666666666 + r * (0.041666666666666664 +
+    r * (0.008333333333333333 + r * (0.001388888888888889 + r * (1.984126984126984e-4 +
+      r * (2.48015873015873e-5 + r * (2.7557319223985893e-6 + r * 2.755731922398589e-7)))))))));
+  return p * reinterpret<f64>(<u64>(<i64>k + 1023) << 52);
+}
+
+/**
+ * Splits m head rows of `units` f32 (cls logits at clsAt, box at boxAt,
+ * landmarks at lmAt or -1) into cls = f32(1 / (1 + e^(l0 - l1))) (f64,
+ * headExp), box (4 per row) and landmarks (10 per row).
+ */
+export function splitHeadsQ(
+  rows: usize,
+  m: i32,
+  units: i32,
+  clsAt: i32,
+  boxAt: i32,
+  lmAt: i32,
+  cls: usize,
+  box: usize,
+  lm: usize,
+): void {
+  const rowBytes = <usize>(units * 4);
+  let r = rows;
+  for (let i = 0; i < m; i++) {
+    const d = <f64>load<f32>(r + <usize>(clsAt * 4)) - <f64>load<f32>(r + <usize>(clsAt * 4 + 4));
+    store<f32>(cls + (<usize>i << 2), <f32>(1.0 / (1.0 + headExp(d))));
+    v128.store(box + (<usize>i << 4), v128.load(r + <usize>(boxAt * 4)));
+    if (lmAt >= 0) {
+      const s = r + <usize>(lmAt * 4);
+      const o = lm + <usize>i * 40;
+      v128.store(o, v128.load(s));
+      v128.store(o, v128.load(s, 16), 16);
+      v128.store64_lane(o, v128.load(s, 32), 0, 32);
+    }
+    r += rowBytes;
+  }
+}
+
+/**
  * Quantises count pixels of c float32 channels (0..255, not normalised):
  * per output channel j, x = f32(f64(src[order[j]]) - mean[j]) * scale[j]
  * (mean c f64, scale c f32, as the twin's quantizePixels), then

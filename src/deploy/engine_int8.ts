@@ -480,6 +480,36 @@ function quantizePixels(c: Compiled, pixels: Uint8Array | Float32Array): Uint8Ar
   return quantizeNormalized(c, x);
 }
 
+const EXP_BITS = new Float64Array(1);
+const EXP_WORDS = new Uint32Array(EXP_BITS.buffer);
+
+/**
+ * e^x in float64, as the kernel's headExp computes it (the same operations
+ * in the same order, so the same bits): x clamped to +-700, x = k ln2 + r
+ * (k = floor(x log2 e + 0.5), ln2 in two parts), e^r by its Taylor
+ * polynomial to r^10 (|r| <= 0.35: relative error below 1e-12), times 2^k.
+ */
+export function headExp(x: number): number {
+  x = x > 700 ? 700 : x < -700 ? -700 : x;
+  const k = Math.floor(x * 1.4426950408889634 + 0.5);
+  const r = x - k * 0.6931471803691238 - k * 1.9082149292705877e-10;
+  const p = 1 + r * (1 + r * (0.5 + r * (0.16666666666666666 + r * (0.041666666666666664 +
+                    r *
+                      (0.008333333333333333 +
+                        r * (0.001388888888888889 + r * (1.984126984126984e-4 +
+                                r *
+                                  (2.48015873015873e-5 +
+                                    r * (2.7557319223985893e-6 + r * 2.755731922398589e-7)))))))));
+  EXP_WORDS[0] = 0;
+  EXP_WORDS[1] = (k + 1023) << 20;
+  return p * EXP_BITS[0];
+}
+
+/**
+ * The heads' rows split into the engine's outputs: face probability
+ * 1 / (1 + e^(l0 - l1)) (float64, {@linkcode headExp}), boxes and landmarks
+ * copied. The twin of the kernel splitHeadsQ.
+ */
 function splitHeads(
   c: Compiled,
   rows: Float32Array,
@@ -493,7 +523,7 @@ function splitHeads(
   for (const h of c.heads) {
     if (h.kind === "cls") {
       for (let i = 0; i < m; i++) {
-        out.cls[i] = 1 / (1 + Math.exp(rows[i * u + h.at] - rows[i * u + h.at + 1]));
+        out.cls[i] = 1 / (1 + headExp(rows[i * u + h.at] - rows[i * u + h.at + 1]));
       }
     } else {
       const k = HEAD_UNITS[h.kind];
@@ -599,6 +629,7 @@ interface Int8Exports {
   maxPoolU8(...args: number[]): void;
   quantizePixelsLut(...args: number[]): void;
   quantizePixelsF32(...args: number[]): void;
+  splitHeadsQ(...args: number[]): void;
 }
 
 const modulePromises = new Map<string, Promise<WebAssembly.Module>>();
@@ -821,9 +852,21 @@ export async function createInt8Engine(
         2 * n * g.oh * g.ow * s.oc * s.kh * s.kw * g.c,
       );
     });
-    // a view: splitHeads copies out what it keeps before any other kernel call
-    const rows = new Float32Array(k.memory.buffer, rowsAt, rowsBytes / 4);
-    return splitHeads(c, rows, n, last.oh, last.ow);
+    const m = n * last.oh * last.ow;
+    const at = (kind: string) => c.heads.find((x) => x.kind === kind)?.at ?? -1;
+    const lmAt = at("landmarks");
+    const clsAt = take(4 * m), boxAt = take(16 * m), lmOut = take(lmAt >= 0 ? 40 * m : 0);
+    ensure(top);
+    k.splitHeadsQ(rowsAt, m, c.units, at("cls"), at("box"), lmAt, clsAt, boxAt, lmOut);
+    const buf = k.memory.buffer;
+    const out: EngineOutput = {
+      cls: new Float32Array(buf, clsAt, m).slice(),
+      box: new Float32Array(buf, boxAt, 4 * m).slice(),
+      outH: last.oh,
+      outW: last.ow,
+    };
+    if (lmAt >= 0) out.landmarks = new Float32Array(buf, lmOut, 10 * m).slice();
+    return out;
   };
   const flops = (n: number, h: number, w: number) => {
     const sh = shapes(c, h, w);
