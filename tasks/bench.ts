@@ -17,6 +17,7 @@
  *   deno task bench                                   # base weights, 1 thread
  *   deno task bench --threads 2 --loops 20            # two Workers at once: throughput
  *   deno task bench --weights weights/demo --weights-extra pruned=weights/pruned,int8=weights/pruned/int8
+ *   deno task bench --engines as-relaxed --clock cpu ...   # CPU time: a shared machine's load cancels out
  *   deno task bench --quick --loops 1 --warmup 0      # small inputs, a smoke test
  */
 import { type Task, UsageError } from "../src/cli/mod.ts";
