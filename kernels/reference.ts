@@ -1333,10 +1333,14 @@ export function splitHeads(rows: Float32Array, units: 6 | 16): HeadOutputs {
 // Area resampling (OpenCV's INTER_AREA, what the published MTCNN ports use for
 // the pyramid and the crops): kernels/assembly/area.ts. Shrinking averages
 // every source pixel a destination pixel covers, weighted by the covered
-// fraction; enlarging is OpenCV's area-mode linear blend. Separable, f64
-// accumulation, one horizontal pass per source row; crops read pixels outside
-// the image as 0. The kernel does the same f64 arithmetic in the same order:
-// parity is exact.
+// fraction; enlarging is OpenCV's area-mode linear blend. Both are computed
+// exactly: along an axis of srcLen -> dstLen pixels every weight is an integer
+// `units / den` with den = srcLen / gcd(srcLen, dstLen), so a window's
+// weighted sum is an integer N over D = denX * denY and the byte is N / D
+// rounded half up. Separable, columns first (one vertical sum per destination
+// row, then the horizontal taps); crops read pixels outside the image as 0.
+// Integer sums do not depend on the order of the additions: the kernel adds in
+// SIMD lanes, the twin one by one, and they agree exactly.
 
 /** Checks an RGB u8 image for the area kernels (one-line RangeError). */
 export function checkAreaImage(fn: string, src: Uint8Array, width: number, height: number): void {
@@ -1391,57 +1395,76 @@ export function checkAreaCrops(
   return { n, maxW, maxH };
 }
 
-/** The taps of one axis, grouped by destination index: taps `start[d]..start[d+1]` make pixel `d`. */
+/**
+ * The taps of one axis, grouped by destination index: taps `start[d]..start[d+1]`
+ * make pixel `d`, source pixels `src[k]` (consecutive) with weights
+ * `weight[k] = units[k] / den` (units integers, den = srcLen / gcd(srcLen, dstLen)).
+ */
 export interface AreaTaps {
   start: Int32Array;
   src: Int32Array;
   weight: Float64Array;
+  units: Int32Array;
+  den: number;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
 }
 
 /**
  * The taps of OpenCV's INTER_AREA along one axis of `srcLen` pixels resized to
- * `dstLen` (shrinking: box weights of the covered fractions; enlarging: the
- * area-mode linear taps, clamped at the borders).
+ * `dstLen`, in exact integer arithmetic. Shrinking: destination pixel d covers
+ * [d, d + 1) * srcLen / dstLen source pixels; each source pixel weighs its
+ * covered length (partial ends of 1/1000 of a pixel or less are dropped, as
+ * OpenCV does). Enlarging: OpenCV's area-mode linear taps, clamped at the
+ * borders. In units of 1 / (srcLen * dstLen) the covered lengths are
+ * integers, which `units` holds divided by gcd(srcLen, dstLen).
  *
  * @example
  * ```ts
- * areaTaps(3, 2); // pixel 0 = 2/3·s0 + 1/3·s1, pixel 1 = 1/3·s1 + 2/3·s2
+ * areaTaps(3, 2); // pixel 0 = (2·s0 + 1·s1) / 3, pixel 1 = (1·s1 + 2·s2) / 3
  * ```
  */
 export function areaTaps(srcLen: number, dstLen: number): AreaTaps {
-  const start = [0], src: number[] = [], weight: number[] = [];
-  const push = (s: number, w: number) => {
+  const g = gcd(srcLen, dstLen);
+  const start = [0], src: number[] = [], units: number[] = [];
+  const push = (s: number, u: number) => {
     src.push(s);
-    weight.push(w);
+    units.push(u / g);
   };
-  // as cv::resize: the scale is 1 / (dst / src)
-  const scale = 1 / (dstLen / srcLen);
   for (let d = 0; d < dstLen; d++) {
     if (dstLen <= srcLen) {
-      const f1 = d * scale, f2 = f1 + scale;
-      const cellWidth = Math.min(scale, srcLen - f1);
-      const s2 = Math.min(Math.floor(f2), srcLen - 1);
-      const s1 = Math.min(Math.ceil(f1), s2);
-      if (s1 - f1 > 1e-3) push(s1 - 1, (s1 - f1) / cellWidth);
-      for (let s = s1; s < s2; s++) push(s, 1 / cellWidth);
-      if (f2 - s2 > 1e-3) push(s2, Math.min(f2 - s2, 1, cellWidth) / cellWidth);
+      // in units of 1/dstLen source pixels: the cell is [f1, f2), pixel s is [s, s + 1) * dstLen
+      const f1 = d * srcLen, f2 = f1 + srcLen;
+      const s2 = Math.min(Math.floor(f2 / dstLen), srcLen - 1);
+      const s1 = Math.min(Math.ceil(f1 / dstLen), s2);
+      const left = s1 * dstLen - f1, right = f2 - s2 * dstLen;
+      if (1000 * left > dstLen) push(s1 - 1, left);
+      for (let s = s1; s < s2; s++) push(s, dstLen);
+      if (1000 * right > dstLen) push(s2, Math.min(right, dstLen));
     } else {
-      let s = Math.floor(d * scale);
-      let f = d + 1 - (s + 1) * (dstLen / srcLen);
-      f = f <= 0 ? 0 : f - Math.floor(f);
+      // s = floor(d * srcLen / dstLen); the blend towards s + 1 is m / srcLen
+      let s = Math.floor((d * srcLen) / dstLen);
+      let m = (d + 1) * srcLen - (s + 1) * dstLen;
       if (s >= srcLen - 1) {
-        f = 0;
         s = srcLen - 1;
+        m = 0;
       }
-      push(s, 1 - f);
-      if (f > 0) push(s + 1, f);
+      if (m < 0) m = 0;
+      push(s, srcLen - m);
+      if (m > 0) push(s + 1, m);
     }
     start.push(src.length);
   }
+  const den = srcLen / g;
   return {
     start: Int32Array.from(start),
     src: Int32Array.from(src),
-    weight: Float64Array.from(weight),
+    weight: Float64Array.from(units, (u) => u / den),
+    units: Int32Array.from(units),
+    den,
   };
 }
 
@@ -1450,26 +1473,12 @@ type Sink =
   | { kind: "u8"; out: Uint8Array; offset: number }
   | { kind: "f32"; out: Float32Array; offset: number; mean: number; scale: number };
 
-/** Scratch rows reused across calls: two cached horizontal passes and one accumulator. */
-class Rows {
-  rows: Float64Array[];
-  keys = [-1, -1];
-  next = 0;
-  acc: Float64Array;
-  constructor(len: number) {
-    this.rows = [new Float64Array(len), new Float64Array(len)];
-    this.acc = new Float64Array(len);
-  }
-  reset() {
-    this.keys[0] = this.keys[1] = -1;
-  }
-}
-
 /**
- * Resamples the window at (`x0`, `y0`) of an RGB image that the taps
- * describe (pixels outside the image read as 0) and writes it, rounded to
- * bytes, to `sink`. Each destination row sums the horizontal passes of its
- * source rows; the last two passes are kept, so shared rows are done once.
+ * Resamples the `winW` x `winH` window at (`x0`, `y0`) of an RGB image (pixels
+ * outside the image read as 0) as the taps describe and writes it, rounded to
+ * bytes, to `sink`. Per destination row: the vertical taps' weighted sum of
+ * the window's rows into `v` (integers), then the horizontal taps over `v`:
+ * the integer N of the pixel's N / (denX * denY), rounded half up.
  */
 function resampleWindow(
   src: Uint8Array,
@@ -1477,74 +1486,41 @@ function resampleWindow(
   height: number,
   x0: number,
   y0: number,
+  winW: number,
   xt: AreaTaps,
   yt: AreaTaps,
   sink: Sink,
-  scratch: Rows,
+  v: Float64Array,
 ): void {
   const dw = xt.start.length - 1, dh = yt.start.length - 1, rowLen = dw * 3;
-  const { acc } = scratch;
-  scratch.reset();
-  // the window's columns all inside the image: no bounds test per tap
-  const inside = x0 + xt.src[0] >= 0 && x0 + xt.src[xt.src.length - 1] < width;
-  const horizontal = (sy: number): Float64Array => {
-    if (scratch.keys[0] === sy) return scratch.rows[0];
-    if (scratch.keys[1] === sy) return scratch.rows[1];
-    const row = scratch.rows[scratch.next];
-    scratch.keys[scratch.next] = sy;
-    scratch.next ^= 1;
-    const base = sy * width * 3;
-    const { start, src: taps, weight } = xt;
-    for (let d = 0, k = 0; d < dw; d++) {
-      let r = 0, g = 0, b = 0;
-      const end = start[d + 1];
-      if (inside) {
-        for (; k < end; k++) {
-          const w = weight[k], p = base + (taps[k] + x0) * 3;
-          r += src[p] * w;
-          g += src[p + 1] * w;
-          b += src[p + 2] * w;
-        }
-      } else {
-        for (; k < end; k++) {
-          const sx = taps[k] + x0;
-          if (sx < 0 || sx >= width) continue;
-          const w = weight[k], p = base + sx * 3;
-          r += src[p] * w;
-          g += src[p + 1] * w;
-          b += src[p + 2] * w;
-        }
-      }
-      row[3 * d] = r;
-      row[3 * d + 1] = g;
-      row[3 * d + 2] = b;
-    }
-    return row;
-  };
+  const den = xt.den * yt.den;
+  // the window's columns inside the image
+  const c0 = Math.max(0, -x0), c1 = Math.min(winW, width - x0);
   for (let dy = 0; dy < dh; dy++) {
-    acc.fill(0, 0, rowLen);
+    v.fill(0, 0, winW * 3);
     for (let k = yt.start[dy]; k < yt.start[dy + 1]; k++) {
       const sy = yt.src[k] + y0;
       if (sy < 0 || sy >= height) continue;
-      const row = horizontal(sy), w = yt.weight[k];
-      for (let i = 0; i < rowLen; i++) acc[i] += row[i] * w;
+      const u = yt.units[k], base = (sy * width + x0) * 3;
+      for (let i = c0 * 3; i < c1 * 3; i++) v[i] += u * src[base + i];
     }
     const o = sink.offset + dy * rowLen;
-    if (sink.kind === "u8") {
-      const out = sink.out;
-      for (let i = 0; i < rowLen; i++) out[o + i] = Math.min(255, Math.round(acc[i]));
-    } else {
-      const { out, mean, scale } = sink;
-      for (let i = 0; i < rowLen; i++) {
-        out[o + i] = (Math.min(255, Math.round(acc[i])) - mean) * scale;
+    for (let d = 0; d < dw; d++) {
+      for (let c = 0; c < 3; c++) {
+        let n = 0;
+        for (let k = xt.start[d]; k < xt.start[d + 1]; k++) n += xt.units[k] * v[xt.src[k] * 3 + c];
+        const byte = Math.round(n / den);
+        if (sink.kind === "u8") sink.out[o + 3 * d + c] = byte;
+        else sink.out[o + 3 * d + c] = (byte - sink.mean) * sink.scale;
       }
     }
   }
 }
 
 /**
- * Resizes an RGB u8 image with OpenCV's INTER_AREA, rounded to bytes (within
- * 1 of `cv2.resize`: it rounds in float32 and enlarges in fixed point).
+ * Resizes an RGB u8 image with OpenCV's INTER_AREA, exactly: each byte is the
+ * exact weighted average rounded half up (within 1 of `cv2.resize`, which
+ * rounds float32 sums and enlarges in fixed point).
  *
  * @example
  * ```ts
@@ -1561,24 +1537,16 @@ export function resizeAreaU8(
   checkAreaResize(src, width, height, dstW, dstH);
   const out = new Uint8Array(dstW * dstH * 3);
   const xt = areaTaps(width, dstW), yt = areaTaps(height, dstH);
-  resampleWindow(
-    src,
-    width,
-    height,
-    0,
-    0,
-    xt,
-    yt,
-    { kind: "u8", out, offset: 0 },
-    new Rows(dstW * 3),
-  );
+  const sink = { kind: "u8" as const, out, offset: 0 };
+  resampleWindow(src, width, height, 0, 0, width, xt, yt, sink, new Float64Array(width * 3));
   return out;
 }
 
 /**
  * Crops every rectangle (x, y, w, h integers; outside the image reads 0) and
- * resizes it to `size`×`size` with INTER_AREA, rounded to bytes, then
- * normalised: `(v - mean) * scale`. Returns n·size·size·3 floats, crop after crop.
+ * resizes it to `size`×`size` with INTER_AREA (as {@linkcode resizeAreaU8}),
+ * rounded to bytes, then normalised: `(v - mean) * scale`. Returns
+ * n·size·size·3 floats, crop after crop.
  *
  * @example
  * ```ts
@@ -1594,10 +1562,10 @@ export function cropResizeAreaU8ToF32(
   mean: number,
   scale: number,
 ): Float32Array {
-  const n = checkAreaCrops(src, width, height, rects, size).n;
+  const { n, maxW } = checkAreaCrops(src, width, height, rects, size);
   const step = size * size * 3;
   const sink = { kind: "f32" as const, out: new Float32Array(n * step), offset: 0, mean, scale };
-  const scratch = new Rows(size * 3);
+  const v = new Float64Array(maxW * 3);
   const taps = new Map<number, AreaTaps>();
   const tapsFor = (len: number) => {
     let t = taps.get(len);
@@ -1607,7 +1575,7 @@ export function cropResizeAreaU8ToF32(
   for (let i = 0; i < n; i++) {
     const x = rects[4 * i], y = rects[4 * i + 1], w = rects[4 * i + 2], h = rects[4 * i + 3];
     sink.offset = i * step;
-    resampleWindow(src, width, height, x, y, tapsFor(w), tapsFor(h), sink, scratch);
+    resampleWindow(src, width, height, x, y, w, tapsFor(w), tapsFor(h), sink, v);
   }
   return sink.out;
 }

@@ -1,22 +1,34 @@
 // Area resampling kernels (OpenCV's INTER_AREA, the interpolation of the
 // published MTCNN ports) of RGB u8 images, and the SIMD peak probe.
-// Twins: resizeAreaU8 / cropResizeAreaU8ToF32 / fmaPeak in kernels/reference.ts;
-// the arithmetic is the twins' own, in f64 and in the same order, so the
-// results are the same bytes and floats.
+// Twins: areaTaps / resizeAreaU8 / cropResizeAreaU8ToF32 / fmaPeak in
+// kernels/reference.ts. The resampling is exact integer arithmetic: along an
+// axis every weight is units / den (den = srcLen / gcd(srcLen, dstLen)), a
+// window's weighted sum is an integer N over D = denX * denY, and the byte is
+// N / D rounded half up; integer sums do not depend on the order of the
+// additions, so the SIMD lanes and the twin agree exactly.
 // Built twice: area.wasm (SIMD) and area_relaxed.wasm (relaxed SIMD: the peak
 // probe uses f32x4.relaxed_madd; the resampling is the same code).
+//
+// Per destination row, columns first: the vertical taps' weighted sum of the
+// window's rows (u8 x u16 -> u32, 16 bytes per step) into the row `v`, then
+// the horizontal taps over `v` (one pixel's r, g, b in the lanes of an i32x4)
+// into `h`, then h / D rounded, to bytes or normalised floats. A crop from a
+// large box reads each of its source rows once (rows on a boundary twice).
+// Windows too big for u32 sums (255 * D >= 2^32, or vertical weights above
+// 65535) take a scalar f64 path, exact below 2^53 as the twin.
 //
 // Memory regions (linear memory, laid out by kernels/mod.ts on each call,
 // every region 16-byte aligned):
 //   [0, heapBase())   the compiler's static data; never written
-//   src               srcW*srcH*3 u8 (read only)
+//   src               srcW*srcH*3 u8 (read only), + 16 bytes slack
 //   boxes             n*4 i32: x, y, w, h per crop (read only; w, h >= 1)
 //   dst               dstW*dstH*3 u8, or n*size*size*3 f32, + 16 bytes slack
 //   scratch           areaScratchBytes(maxSrcW, maxSrcH, dstW, dstH) bytes:
-//     x taps          start (dstW+1) i32, src (cap) i32, weight (cap) f64
+//     x taps          first source pixel (dstW i32), units (dstW * cap i32)
 //     y taps          the same for the rows
-//     rows            two cached horizontal passes and one accumulator, dstW*3 f64 each
-//     conv            one source row (the columns the taps reach) as f64, maxSrcW*3
+//     rows            the vertical taps of one row: address (i32) and weight (v128) each
+//     v               one window row of vertical sums: u32 or f64, (maxSrcW + cap + 6) * 3
+//     h               one destination row of sums before rounding: dstW * 3 + 8 u32
 
 /** First byte free for the caller's regions. */
 export function heapBase(): usize {
@@ -27,106 +39,108 @@ function align16(n: usize): usize {
   return (n + 15) & ~(<usize> 15);
 }
 
-/**
- * Room for the taps of one axis padded to the same count per destination
- * pixel: at most ceil(srcLen / dstLen) + 2 each.
- */
-function tapCap(srcLen: i32, dstLen: i32): usize {
-  return <usize> srcLen + 3 * <usize> dstLen + 4;
+/** Taps per destination pixel at most: floor(srcLen / dstLen) + 2. */
+function tapCap(srcLen: i32, dstLen: i32): i32 {
+  return srcLen / dstLen + 2;
 }
 
 function tapBytes(srcLen: i32, dstLen: i32): usize {
-  const cap = tapCap(srcLen, dstLen);
-  return align16((<usize> dstLen + 1) << 2) + align16(cap << 2) + align16(cap << 3);
+  return align16(<usize> dstLen << 2) + align16((<usize> dstLen * <usize> tapCap(srcLen, dstLen)) << 2);
 }
 
-/** Bytes of scratch for sources up to maxSrcW x maxSrcH resized to dstW x dstH. */
+/** Bytes of scratch for windows up to maxSrcW x maxSrcH resized to dstW x dstH. */
 export function areaScratchBytes(maxSrcW: i32, maxSrcH: i32, dstW: i32, dstH: i32): usize {
-  return tapBytes(maxSrcW, dstW) + tapBytes(maxSrcH, dstH) + 3 * align16(<usize> dstW * 24) +
-    align16(<usize> maxSrcW * 24 + 64) + 16;
+  const yCap = <usize> tapCap(maxSrcH, dstH);
+  const vLen = (<usize> maxSrcW + <usize> tapCap(maxSrcW, dstW) + 6) * 3;
+  return tapBytes(maxSrcW, dstW) + tapBytes(maxSrcH, dstH) + align16(yCap * 4) + yCap * 16 +
+    align16(vLen * 8 + 64) + align16((<usize> dstW * 3 + 8) * 4) + 16;
 }
+
+function gcd(a: i32, b: i32): i32 {
+  while (b != 0) {
+    const t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+/** The denominator of the last taps written by areaTaps. */
+let tapDen: i32 = 1;
 
 /**
- * Writes the taps of srcLen -> dstLen at `at` (start, src, weight arrays, as
- * the twin's areaTaps): shrinking, box weights of the covered fractions;
- * enlarging, the area-mode linear taps clamped at the borders.
+ * Writes the taps of srcLen -> dstLen at `at` as the twin's areaTaps, in
+ * integers: the first source pixel of each destination pixel (dstLen i32),
+ * then T units per pixel (its consecutive source pixels, zero-padded to the
+ * largest count T); returns T and sets tapDen.
  */
-function areaTaps(srcLen: i32, dstLen: i32, at: usize): void {
+function areaTaps(srcLen: i32, dstLen: i32, at: usize): i32 {
+  const g = gcd(srcLen, dstLen);
   const cap = tapCap(srcLen, dstLen);
-  const start = at;
-  const srcs = start + align16((<usize> dstLen + 1) << 2);
-  const weights = srcs + align16(cap << 2);
-  let k: i32 = 0;
-  store<i32>(start, 0);
-  const scale: f64 = 1.0 / (<f64> dstLen / <f64> srcLen);
-  for (let d: i32 = 0; d < dstLen; d++) {
-    if (dstLen <= srcLen) {
-      const f1 = <f64> d * scale;
-      const f2 = f1 + scale;
-      const cellWidth = Math.min(scale, <f64> srcLen - f1);
-      const s2 = <i32> Math.min(Math.floor(f2), <f64> (srcLen - 1));
-      const s1 = <i32> Math.min(Math.ceil(f1), <f64> s2);
-      if (<f64> s1 - f1 > 1e-3) {
-        store<i32>(srcs + (<usize> k << 2), s1 - 1);
-        store<f64>(weights + (<usize> k << 3), (<f64> s1 - f1) / cellWidth);
-        k++;
-      }
-      for (let s = s1; s < s2; s++) {
-        store<i32>(srcs + (<usize> k << 2), s);
-        store<f64>(weights + (<usize> k << 3), 1.0 / cellWidth);
-        k++;
-      }
-      if (f2 - <f64> s2 > 1e-3) {
-        store<i32>(srcs + (<usize> k << 2), s2);
-        store<f64>(
-          weights + (<usize> k << 3),
-          Math.min(Math.min(f2 - <f64> s2, 1.0), cellWidth) / cellWidth,
-        );
-        k++;
-      }
-    } else {
-      let s = <i32> Math.floor(<f64> d * scale);
-      let f: f64 = <f64> (d + 1) - <f64> (s + 1) * (<f64> dstLen / <f64> srcLen);
-      f = f <= 0 ? 0 : f - Math.floor(f);
-      if (s >= srcLen - 1) {
-        f = 0;
-        s = srcLen - 1;
-      }
-      store<i32>(srcs + (<usize> k << 2), s);
-      store<f64>(weights + (<usize> k << 3), 1 - f);
-      k++;
-      if (f > 0) {
-        store<i32>(srcs + (<usize> k << 2), s + 1);
-        store<f64>(weights + (<usize> k << 3), f);
-        k++;
-      }
-    }
-    store<i32>(start + (<usize> (d + 1) << 2), k);
-  }
-  // Pad every pixel to the same tap count T (zero weights on its last source
-  // index): r + p * 0 = r exactly, and loops of a fixed trip count do not
-  // mispredict. Expanded in place from the end.
+  const first = at;
+  const units = at + align16(<usize> dstLen << 2);
+  const src = <i64> srcLen, dst = <i64> dstLen;
   let t: i32 = 1;
   for (let d: i32 = 0; d < dstLen; d++) {
-    const c = load<i32>(start + (<usize> (d + 1) << 2)) - load<i32>(start + (<usize> d << 2));
+    const u = units + ((<usize> d * <usize> cap) << 2);
+    let s0: i32 = 0;
+    let c: i32 = 0;
+    if (dstLen <= srcLen) {
+      // in units of 1/dstLen source pixels: the cell is [f1, f2), pixel s is [s, s + 1) * dstLen
+      const f1 = <i64> d * src, f2 = f1 + src;
+      let s2 = f2 / dst;
+      if (s2 > src - 1) s2 = src - 1;
+      let s1 = (f1 + dst - 1) / dst;
+      if (s1 > s2) s1 = s2;
+      const left = s1 * dst - f1, right = f2 - s2 * dst;
+      s0 = <i32> s1;
+      if (1000 * left > dst) {
+        store<i32>(u, <i32> (left / g));
+        s0--;
+        c = 1;
+      }
+      for (let s = s1; s < s2; s++) {
+        store<i32>(u + (<usize> c << 2), dstLen / g);
+        c++;
+      }
+      if (1000 * right > dst) {
+        store<i32>(u + (<usize> c << 2), <i32> ((right < dst ? right : dst) / g));
+        c++;
+      }
+    } else {
+      // s = floor(d * srcLen / dstLen); the blend towards s + 1 is m / srcLen
+      let s = <i64> d * src / dst;
+      let m = (<i64> d + 1) * src - (s + 1) * dst;
+      if (s >= src - 1) {
+        s = src - 1;
+        m = 0;
+      }
+      if (m < 0) m = 0;
+      s0 = <i32> s;
+      store<i32>(u, <i32> ((src - m) / g));
+      c = 1;
+      if (m > 0) {
+        store<i32>(u + 4, <i32> (m / g));
+        c = 2;
+      }
+    }
+    store<i32>(first + (<usize> d << 2), s0);
+    for (let j = c; j < cap; j++) store<i32>(u + (<usize> j << 2), 0);
     if (c > t) t = c;
   }
-  for (let d: i32 = dstLen - 1; d >= 0; d--) {
-    const s0 = load<i32>(start + (<usize> d << 2));
-    const c = load<i32>(start + (<usize> (d + 1) << 2)) - s0;
-    const last = c > 0 ? load<i32>(srcs + (<usize> (s0 + c - 1) << 2)) : 0;
-    for (let j: i32 = t - 1; j >= 0; j--) {
-      const to = d * t + j;
-      if (j < c) {
-        store<i32>(srcs + (<usize> to << 2), load<i32>(srcs + (<usize> (s0 + j) << 2)));
-        store<f64>(weights + (<usize> to << 3), load<f64>(weights + (<usize> (s0 + j) << 3)));
-      } else {
-        store<i32>(srcs + (<usize> to << 2), last);
-        store<f64>(weights + (<usize> to << 3), 0);
+  // compact the rows of `cap` units to rows of t (forward: never overwrites unread units)
+  if (t < cap) {
+    for (let d: i32 = 1; d < dstLen; d++) {
+      for (let j: i32 = 0; j < t; j++) {
+        store<i32>(
+          units + ((<usize> (d * t + j)) << 2),
+          load<i32>(units + ((<usize> (d * cap + j)) << 2)),
+        );
       }
     }
   }
-  for (let d: i32 = 0; d <= dstLen; d++) store<i32>(start + (<usize> d << 2), d * t);
+  tapDen = srcLen / g;
+  return t;
 }
 
 /** JavaScript's Math.round for v >= 0 (ties up), capped at 255. */
@@ -137,93 +151,193 @@ function areaTaps(srcLen: i32, dstLen: i32, at: usize): void {
   return Math.min(255.0, r);
 }
 
-// Cached horizontal passes (two rows) of the current window.
-let key0: i32 = -1;
-let key1: i32 = -1;
-let nextRow: i32 = 0;
+// The taps of the current window as laid out by areaTaps (globals: the stub
+// runtime would allocate objects at heapBase(), where the caller's regions go).
+let xFirst: usize = 0;
+let xUnits: usize = 0;
+let xCount: i32 = 0;
+let xDen: i32 = 1;
+let yFirst: usize = 0;
+let yUnits: usize = 0;
+let yCount: i32 = 0;
+let yDen: i32 = 1;
 
-/** The horizontal pass of source row sy (cached), dw*3 f64 at the returned address. */
-function horizontal(
-  src: usize,
-  width: i32,
-  x0: i32,
-  sy: i32,
-  xt: usize,
-  dw: i32,
-  inside: bool,
-  row0: usize,
-  row1: usize,
-): usize {
-  if (key0 == sy) return row0;
-  if (key1 == sy) return row1;
-  const row = nextRow == 0 ? row0 : row1;
-  if (nextRow == 0) key0 = sy;
-  else key1 = sy;
-  nextRow ^= 1;
-  const start = xt;
-  const srcs = start + align16((<usize> dw + 1) << 2);
-  // the caller lays out weights right after srcs with the same cap: passed via globals
-  const weights = xWeights;
-  const base = src + <usize> sy * <usize> width * 3;
-  // the source pixels the taps reach, converted to f64 once (exact) into conv
-  let cx0 = x0 + load<i32>(srcs);
-  let cx1 = x0 + load<i32>(srcs + (<usize> (load<i32>(start + (<usize> dw << 2)) - 1) << 2)) + 1;
-  if (cx0 < 0) cx0 = 0;
-  if (cx1 > width) cx1 = width;
-  {
-    const from = base + <usize> cx0 * 3;
-    const n = (cx1 - cx0) * 3;
-    let i: i32 = 0;
-    for (; i + 8 <= n; i += 8) {
-      const b16 = i16x8.extend_low_i8x16_u(v128.load64_zero(from + <usize> i));
-      const lo = i32x4.extend_low_i16x8_u(b16), hi = i32x4.extend_high_i16x8_u(b16);
-      const o = conv + (<usize> i << 3);
-      v128.store(o, f64x2.convert_low_i32x4_u(lo));
-      v128.store(o, f64x2.convert_low_i32x4_u(i32x4.shuffle(lo, lo, 2, 3, 0, 1)), 16);
-      v128.store(o, f64x2.convert_low_i32x4_u(hi), 32);
-      v128.store(o, f64x2.convert_low_i32x4_u(i32x4.shuffle(hi, hi, 2, 3, 0, 1)), 48);
-    }
-    for (; i < n; i++) store<f64>(conv + (<usize> i << 3), <f64> load<u8>(from + <usize> i));
-  }
-  // conv holds pixel sx at (sx - cx0) * 24
-  const c0 = conv - <usize> cx0 * 24;
-  let k: i32 = 0;
-  for (let d: i32 = 0; d < dw; d++) {
-    let rg = f64x2.splat(0);
-    let b: f64 = 0;
-    const end = load<i32>(start + (<usize> (d + 1) << 2));
-    if (inside) {
-      for (; k < end; k++) {
-        const w = load<f64>(weights + (<usize> k << 3));
-        const p = c0 + <usize> (load<i32>(srcs + (<usize> k << 2)) + x0) * 24;
-        rg = f64x2.add(rg, f64x2.mul(v128.load(p), f64x2.splat(w)));
-        b += load<f64>(p, 16) * w;
-      }
-    } else {
-      for (; k < end; k++) {
-        const sx = load<i32>(srcs + (<usize> k << 2)) + x0;
-        if (sx < 0 || sx >= width) continue;
-        const w = load<f64>(weights + (<usize> k << 3));
-        const p = c0 + <usize> sx * 24;
-        rg = f64x2.add(rg, f64x2.mul(v128.load(p), f64x2.splat(w)));
-        b += load<f64>(p, 16) * w;
-      }
-    }
-    const o = row + (<usize> d * 24);
-    v128.store(o, rg);
-    store<f64>(o, b, 16);
-  }
-  return row;
+function setXTaps(srcLen: i32, dstLen: i32, at: usize): void {
+  xFirst = at;
+  xUnits = at + align16(<usize> dstLen << 2);
+  xCount = areaTaps(srcLen, dstLen, at);
+  xDen = tapDen;
 }
 
-let xWeights: usize = 0;
-/** Scratch for one source row as f64 (set by the callers). */
-let conv: usize = 0;
+function setYTaps(srcLen: i32, dstLen: i32, at: usize): void {
+  yFirst = at;
+  yUnits = at + align16(<usize> dstLen << 2);
+  yCount = areaTaps(srcLen, dstLen, at);
+  yDen = tapDen;
+}
 
 /**
- * Resamples the window at (x0, y0) described by the taps at xt (srcLenX ->
- * dw) and yt (srcLenY -> dh), pixels outside the image reading 0, to dst:
- * bytes (norm false) or f32 (v - mean) * scale.
+ * The vertical pass of one destination row: sum over the `nRows` rows listed
+ * at `rows` (address i32, then u16 weight splat v128 per row) of weight *
+ * byte, `bytes` bytes from each address, to u32 at `v` (rounded up to 16).
+ */
+function verticalU32(rows: usize, weights: usize, nRows: i32, bytes: i32, v: usize): void {
+  for (let i: i32 = 0; i < bytes; i += 16) {
+    const o = <usize> i;
+    let p = <usize> load<i32>(rows);
+    let w = v128.load(weights);
+    let b = v128.load(p + o);
+    let lo = i16x8.extend_low_i8x16_u(b), hi = i16x8.extend_high_i8x16_u(b);
+    let a0 = i32x4.extmul_low_i16x8_u(lo, w), a1 = i32x4.extmul_high_i16x8_u(lo, w);
+    let a2 = i32x4.extmul_low_i16x8_u(hi, w), a3 = i32x4.extmul_high_i16x8_u(hi, w);
+    for (let r: i32 = 1; r < nRows; r++) {
+      p = <usize> load<i32>(rows + (<usize> r << 2));
+      w = v128.load(weights + (<usize> r << 4));
+      b = v128.load(p + o);
+      lo = i16x8.extend_low_i8x16_u(b);
+      hi = i16x8.extend_high_i8x16_u(b);
+      a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_u(lo, w));
+      a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_u(lo, w));
+      a2 = i32x4.add(a2, i32x4.extmul_low_i16x8_u(hi, w));
+      a3 = i32x4.add(a3, i32x4.extmul_high_i16x8_u(hi, w));
+    }
+    const q = v + (o << 2);
+    v128.store(q, a0);
+    v128.store(q, a1, 16);
+    v128.store(q, a2, 32);
+    v128.store(q, a3, 48);
+  }
+}
+
+/** The horizontal pass: h[d] (r, g, b lanes; a fourth junk lane) = sum of units * v over d's taps. */
+function horizontalU32(v: usize, dw: i32, h: usize): void {
+  const first = xFirst, units = xUnits, t = xCount;
+  if (t == 2) {
+    for (let d: i32 = 0; d < dw; d++) {
+      const p = v + <usize> load<i32>(first + (<usize> d << 2)) * 12;
+      const u = units + (<usize> d << 3);
+      const acc = i32x4.add(
+        i32x4.mul(v128.load(p), v128.load32_splat(u)),
+        i32x4.mul(v128.load(p, 12), v128.load32_splat(u, 4)),
+      );
+      v128.store(h + <usize> d * 12, acc);
+    }
+    return;
+  }
+  if (t == 3) {
+    for (let d: i32 = 0; d < dw; d++) {
+      const p = v + <usize> load<i32>(first + (<usize> d << 2)) * 12;
+      const u = units + <usize> d * 12;
+      let acc = i32x4.mul(v128.load(p), v128.load32_splat(u));
+      acc = i32x4.add(acc, i32x4.mul(v128.load(p, 12), v128.load32_splat(u, 4)));
+      acc = i32x4.add(acc, i32x4.mul(v128.load(p, 24), v128.load32_splat(u, 8)));
+      v128.store(h + <usize> d * 12, acc);
+    }
+    return;
+  }
+  for (let d: i32 = 0; d < dw; d++) {
+    let p = v + <usize> load<i32>(first + (<usize> d << 2)) * 12;
+    let u = units + ((<usize> d * <usize> t) << 2);
+    let acc = i32x4.mul(v128.load(p), v128.load32_splat(u));
+    for (let j: i32 = 1; j < t; j++) {
+      p += 12;
+      u += 4;
+      acc = i32x4.add(acc, i32x4.mul(v128.load(p), v128.load32_splat(u)));
+    }
+    v128.store(h + <usize> d * 12, acc);
+  }
+}
+
+/**
+ * Rounds the n sums at h to N / den half up (exact: an f32 estimate, then
+ * corrected by the integer remainder) and writes bytes (norm false) or f32
+ * (v - mean) * scale (in f64, as the twin) to out; may write up to 3 values
+ * past n.
+ */
+function finishRow(h: usize, n: i32, den: i32, out: usize, norm: bool, mean: f64, scale: f64): void {
+  const inv = f32x4.splat(<f32> (1.0 / <f64> den));
+  const half = f32x4.splat(0.5);
+  const dv = i32x4.splat(den), negD = i32x4.splat(-den);
+  const mv = f64x2.splat(mean), sv = f64x2.splat(scale);
+  for (let i: i32 = 0; i < n; i += 4) {
+    const s = v128.load(h + (<usize> i << 2));
+    let q = i32x4.trunc_sat_f32x4_u(f32x4.add(f32x4.mul(f32x4.convert_i32x4_u(s), inv), half));
+    // e = s - q * den (exact mod 2^32, small): q is one low when 2e >= den, one high when 2e < -den
+    const e2 = i32x4.shl(i32x4.sub(s, i32x4.mul(q, dv)), 1);
+    q = i32x4.sub(i32x4.add(q, i32x4.lt_s(e2, negD)), i32x4.ge_s(e2, dv));
+    if (norm) {
+      const lo = f64x2.mul(f64x2.sub(f64x2.convert_low_i32x4_s(q), mv), sv);
+      const hi = f64x2.mul(
+        f64x2.sub(f64x2.convert_low_i32x4_s(i32x4.shuffle(q, q, 2, 3, 0, 1)), mv),
+        sv,
+      );
+      const f = i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+      v128.store(out + (<usize> i << 2), f);
+    } else {
+      const b = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(q, q), q);
+      v128.store32_lane(out + <usize> i, b, 0);
+    }
+  }
+}
+
+/**
+ * The scalar f64 path for windows whose sums do not fit u32: the twin's
+ * loops, exact below 2^53.
+ */
+function resampleScalar(
+  src: usize,
+  width: i32,
+  height: i32,
+  x0: i32,
+  y0: i32,
+  winW: i32,
+  dw: i32,
+  dh: i32,
+  dst: usize,
+  norm: bool,
+  mean: f64,
+  scale: f64,
+  v: usize,
+): void {
+  const den = <f64> xDen * <f64> yDen;
+  const c0 = x0 < 0 ? -x0 : 0;
+  const c1 = width - x0 < winW ? width - x0 : winW;
+  const tx = xCount, ty = yCount;
+  for (let dy: i32 = 0; dy < dh; dy++) {
+    memory.fill(v, 0, <usize> winW * 24);
+    const fy = load<i32>(yFirst + (<usize> dy << 2));
+    for (let k: i32 = 0; k < ty; k++) {
+      const sy = fy + k + y0;
+      const u = <f64> load<i32>(yUnits + ((<usize> (dy * ty + k)) << 2));
+      if (sy < 0 || sy >= height || u == 0) continue;
+      const base = src + (<usize> sy * <usize> width + <usize> x0) * 3;
+      for (let i: i32 = c0 * 3; i < c1 * 3; i++) {
+        const a = v + (<usize> i << 3);
+        store<f64>(a, load<f64>(a) + u * <f64> load<u8>(base + <usize> i));
+      }
+    }
+    for (let d: i32 = 0; d < dw; d++) {
+      const fx = load<i32>(xFirst + (<usize> d << 2));
+      for (let c: i32 = 0; c < 3; c++) {
+        let n: f64 = 0;
+        for (let k: i32 = 0; k < tx; k++) {
+          const u = <f64> load<i32>(xUnits + ((<usize> (d * tx + k)) << 2));
+          if (u == 0) continue;
+          n += u * load<f64>(v + ((<usize> ((fx + k) * 3 + c)) << 3));
+        }
+        const byte = roundByte(n / den);
+        const at = (dy * dw + d) * 3 + c;
+        if (norm) store<f32>(dst + (<usize> at << 2), <f32> ((byte - mean) * scale));
+        else store<u8>(dst + <usize> at, <u8> byte);
+      }
+    }
+  }
+}
+
+/**
+ * Resamples the winW-wide window at (x0, y0) with the taps in xTaps (winW ->
+ * dw) and yTaps (-> dh), pixels outside the image reading 0, to dst: bytes
+ * (norm false) or f32 (v - mean) * scale.
  */
 function resampleWindow(
   src: usize,
@@ -231,92 +345,55 @@ function resampleWindow(
   height: i32,
   x0: i32,
   y0: i32,
-  xt: usize,
-  xLen: i32,
+  winW: i32,
   dw: i32,
-  yt: usize,
-  yLen: i32,
   dh: i32,
   dst: usize,
   norm: bool,
   mean: f64,
   scale: f64,
-  rows: usize,
+  work: usize,
+  yCap: i32,
 ): void {
+  const rows = work;
+  const weights = rows + align16(<usize> yCap << 2);
+  const v = weights + (<usize> yCap << 4);
+  const vLen = (winW + xCount + 6) * 3;
+  const h = v + align16(<usize> vLen * 8 + 64);
+  const den = <i64> xDen * <i64> yDen;
+  if (yDen > 65535 || den * 255 >= (<i64> 1 << 32)) {
+    resampleScalar(src, width, height, x0, y0, winW, dw, dh, dst, norm, mean, scale, v);
+    return;
+  }
+  // the window's columns inside the image: [c0, c1)
+  const c0 = x0 < 0 ? -x0 : 0;
+  const c1 = width - x0 < winW ? width - x0 : winW;
   const rowLen = dw * 3;
-  const rowBytes = align16(<usize> dw * 24);
-  const row0 = rows;
-  const row1 = rows + rowBytes;
-  const acc = row1 + rowBytes;
-  key0 = -1;
-  key1 = -1;
-  nextRow = 0;
-  const xCap = tapCap(xLen, dw);
-  const xSrcs = xt + align16((<usize> dw + 1) << 2);
-  xWeights = xSrcs + align16(xCap << 2);
-  const xCount = load<i32>(xt + (<usize> dw << 2));
-  const inside = x0 + load<i32>(xSrcs) >= 0 &&
-    x0 + load<i32>(xSrcs + (<usize> (xCount - 1) << 2)) < width;
-  const yCap = tapCap(yLen, dh);
-  const ySrcs = yt + align16((<usize> dh + 1) << 2);
-  const yWeights = ySrcs + align16(yCap << 2);
+  const ty = yCount;
+  const outStep = norm ? <usize> rowLen << 2 : <usize> rowLen;
   for (let dy: i32 = 0; dy < dh; dy++) {
-    memory.fill(acc, 0, <usize> rowLen << 3);
-    const kEnd = load<i32>(yt + (<usize> (dy + 1) << 2));
-    for (let k = load<i32>(yt + (<usize> dy << 2)); k < kEnd; k++) {
-      const sy = load<i32>(ySrcs + (<usize> k << 2)) + y0;
-      if (sy < 0 || sy >= height) continue;
-      const row = horizontal(src, width, x0, sy, xt, dw, inside, row0, row1);
-      const w = load<f64>(yWeights + (<usize> k << 3));
-      const wv = f64x2.splat(w);
-      let i: i32 = 0;
-      for (; i + 2 <= rowLen; i += 2) {
-        const a = acc + (<usize> i << 3);
-        v128.store(a, f64x2.add(v128.load(a), f64x2.mul(v128.load(row + (<usize> i << 3)), wv)));
-      }
-      for (; i < rowLen; i++) {
-        const a = acc + (<usize> i << 3);
-        store<f64>(a, load<f64>(a) + load<f64>(row + (<usize> i << 3)) * w);
+    const fy = load<i32>(yFirst + (<usize> dy << 2)) + y0;
+    let nRows: i32 = 0;
+    if (c1 > c0) {
+      for (let k: i32 = 0; k < ty; k++) {
+        const sy = fy + k;
+        const u = load<i32>(yUnits + ((<usize> (dy * ty + k)) << 2));
+        if (sy < 0 || sy >= height || u == 0) continue;
+        store<i32>(rows + (<usize> nRows << 2), <i32> (src + (<usize> sy * <usize> width + <usize> (x0 + c0)) * 3));
+        v128.store(weights + (<usize> nRows << 4), i16x8.splat(<i16> u));
+        nRows++;
       }
     }
-    // rounding two values at a time: floor, +1 when the fraction is >= 0.5, cap 255
-    const half = f64x2.splat(0.5), one = f64x2.splat(1.0), cap = f64x2.splat(255.0);
-    let i0: i32 = 0;
-    if (norm) {
-      const o = dst + (<usize> dy * <usize> rowLen << 2);
-      const mv = f64x2.splat(mean), sv = f64x2.splat(scale);
-      for (; i0 + 2 <= rowLen; i0 += 2) {
-        const v = v128.load(acc + (<usize> i0 << 3));
-        let r = f64x2.floor(v);
-        r = f64x2.add(r, v128.and(f64x2.ge(f64x2.sub(v, r), half), one));
-        r = f64x2.min(r, cap);
-        const f = f32x4.demote_f64x2_zero(f64x2.mul(f64x2.sub(r, mv), sv));
-        v128.store64_lane(o + (<usize> i0 << 2), f, 0);
-      }
+    if (nRows == 0) {
+      memory.fill(v, 0, <usize> vLen << 2);
     } else {
-      const o = dst + <usize> dy * <usize> rowLen;
-      for (; i0 + 2 <= rowLen; i0 += 2) {
-        const v = v128.load(acc + (<usize> i0 << 3));
-        let r = f64x2.floor(v);
-        r = f64x2.add(r, v128.and(f64x2.ge(f64x2.sub(v, r), half), one));
-        r = f64x2.min(r, cap);
-        const q = i32x4.trunc_sat_f64x2_s_zero(r);
-        store<u8>(o + <usize> i0, <u8> i32x4.extract_lane(q, 0));
-        store<u8>(o + <usize> i0, <u8> i32x4.extract_lane(q, 1), 1);
-      }
+      verticalU32(rows, weights, nRows, (c1 - c0) * 3, v + (<usize> c0 * 12));
+      if (c0 > 0) memory.fill(v, 0, <usize> c0 * 12);
+      // the columns right of the image (and the overrun of the last 16 bytes)
+      memory.fill(v + <usize> c1 * 12, 0, <usize> (vLen - c1 * 3) << 2);
     }
-    if (norm) {
-      const o = dst + (<usize> dy * <usize> rowLen << 2);
-      for (let i: i32 = i0; i < rowLen; i++) {
-        const v = roundByte(load<f64>(acc + (<usize> i << 3)));
-        store<f32>(o + (<usize> i << 2), <f32> ((v - mean) * scale));
-      }
-    } else {
-      const o = dst + <usize> dy * <usize> rowLen;
-      for (let i: i32 = i0; i < rowLen; i++) {
-        store<u8>(o + <usize> i, <u8> roundByte(load<f64>(acc + (<usize> i << 3))));
-      }
-    }
+    horizontalU32(v, dw, h);
+    finishRow(h, rowLen, <i32> den, dst + <usize> dy * outStep, norm, mean, scale);
   }
 }
 
@@ -332,11 +409,10 @@ export function resizeAreaU8(
 ): void {
   const xt = scratch;
   const yt = xt + tapBytes(srcW, dstW);
-  const rows = yt + tapBytes(srcH, dstH);
-  conv = rows + 3 * align16(<usize> dstW * 24);
-  areaTaps(srcW, dstW, xt);
-  areaTaps(srcH, dstH, yt);
-  resampleWindow(src, srcW, srcH, 0, 0, xt, srcW, dstW, yt, srcH, dstH, dst, false, 0, 1, rows);
+  const work = yt + tapBytes(srcH, dstH);
+  setXTaps(srcW, dstW, xt);
+  setYTaps(srcH, dstH, yt);
+  resampleWindow(src, srcW, srcH, 0, 0, srcW, dstW, dstH, dst, false, 0, 1, work, tapCap(srcH, dstH));
 }
 
 /**
@@ -360,8 +436,8 @@ export function cropResizeAreaU8ToF32(
 ): void {
   const xt = scratch;
   const yt = xt + tapBytes(maxW, size);
-  const rows = yt + tapBytes(maxH, size);
-  conv = rows + 3 * align16(<usize> size * 24);
+  const work = yt + tapBytes(maxH, size);
+  const yCap = tapCap(maxH, size);
   const step = <usize> size * <usize> size * 3 * 4;
   let lastW: i32 = -1;
   let lastH: i32 = -1;
@@ -370,31 +446,14 @@ export function cropResizeAreaU8ToF32(
     const x = load<i32>(b), y = load<i32>(b, 4), w = load<i32>(b, 8), h = load<i32>(b, 12);
     // the taps sit at a fixed place for the largest box, laid out for each box's own length
     if (w != lastW) {
-      areaTaps(w, size, xt);
+      setXTaps(w, size, xt);
       lastW = w;
     }
     if (h != lastH) {
-      areaTaps(h, size, yt);
+      setYTaps(h, size, yt);
       lastH = h;
     }
-    resampleWindow(
-      src,
-      srcW,
-      srcH,
-      x,
-      y,
-      xt,
-      w,
-      size,
-      yt,
-      h,
-      size,
-      dst + <usize> i * step,
-      true,
-      mean,
-      scale,
-      rows,
-    );
+    resampleWindow(src, srcW, srcH, x, y, w, size, size, dst + <usize> i * step, true, mean, scale, work, yCap);
   }
 }
 
