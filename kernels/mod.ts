@@ -113,6 +113,7 @@ export interface Kernels {
     size: number,
     mean: number,
     scale: number,
+    out?: Float32Array,
   ): Float32Array;
   /** See {@linkcode fmaPeak}. */
   fmaPeak(iters: number, a: number, c: number): number;
@@ -479,9 +480,9 @@ export async function createKernels(options: KernelOptions = {}): Promise<Kernel
       return area.u8.slice(at.regions[0], at.regions[0] + count);
     },
 
-    cropResizeAreaU8ToF32(src, srcW, srcH, rects, size, mean, scale) {
+    cropResizeAreaU8ToF32(src, srcW, srcH, rects, size, mean, scale, out) {
       const fn = "cropResizeAreaU8ToF32";
-      const { n, maxW, maxH } = checkAreaCrops(src, srcW, srcH, rects, size);
+      const { n, maxW, maxH } = checkAreaCrops(src, srcW, srcH, rects, size, out);
       const count = n * size * size * 3;
       const at = areaLayout(
         fn,
@@ -505,7 +506,10 @@ export async function createKernels(options: KernelOptions = {}): Promise<Kernel
         maxW,
         maxH,
       );
-      return area.f32.slice(dst >> 2, (dst >> 2) + count);
+      const crops = area.f32.subarray(dst >> 2, (dst >> 2) + count);
+      if (!out) return crops.slice();
+      out.set(crops);
+      return out;
     },
 
     fmaPeak(iters, a, c) {
@@ -530,8 +534,9 @@ export const KERNELS: Kernels = await createKernels();
 /**
  * OpenCV's INTER_AREA resize of an RGB u8 image (averages every covered
  * source pixel when shrinking; area-mode linear blend when enlarging),
- * rounded to bytes; the pyramid resize of the MTCNN ports. Bit-exact with
- * the twin in ./reference.ts (within 1 of `cv2.resize`).
+ * rounded to bytes; the pyramid resize of the MTCNN ports. Exact (each byte
+ * the exact weighted average rounded half up, within 1 of `cv2.resize`) and
+ * bit-exact with the twin in ./reference.ts.
  *
  * @example
  * ```ts
@@ -544,11 +549,14 @@ export const resizeAreaU8: Kernels["resizeAreaU8"] = KERNELS.resizeAreaU8;
  * Crops every rectangle (x, y, w, h integers; outside the image reads 0) of
  * an RGB u8 image and resizes it to `size`×`size` with INTER_AREA, rounded to
  * bytes, then normalised `(v - mean) * scale`: n·size·size·3 floats, crop
- * after crop (the RNet / ONet input of the MTCNN ports). Bit-exact with the twin.
+ * after crop (the RNet / ONet input of the MTCNN ports), in a new array or
+ * in `out` (exactly that long; returned). Bit-exact with the twin.
  *
  * @example
  * ```ts
  * const batch = cropResizeAreaU8ToF32(rgb, 640, 480, new Int32Array([10, 20, 60, 60]), 24, 127.5, 1 / 128);
+ * const into = new Float32Array(2 * 24 * 24 * 3);
+ * cropResizeAreaU8ToF32(rgb, 640, 480, rects2, 24, 127.5, 1 / 128, into);
  * ```
  */
 export const cropResizeAreaU8ToF32: Kernels["cropResizeAreaU8ToF32"] =

@@ -1375,6 +1375,7 @@ export function checkAreaCrops(
   height: number,
   rects: Int32Array,
   size: number,
+  out?: Float32Array,
 ): { n: number; maxW: number; maxH: number } {
   const fn = "cropResizeAreaU8ToF32";
   checkAreaImage(fn, src, width, height);
@@ -1383,6 +1384,13 @@ export function checkAreaCrops(
   }
   checkPositive(fn, "size", size);
   const n = rects.length >> 2;
+  if (out !== undefined && (!(out instanceof Float32Array) || out.length !== n * size * size * 3)) {
+    throw new RangeError(
+      `${fn}: out must be a Float32Array of ${n * size * size * 3} floats, got ${
+        out instanceof Float32Array ? out.length : typeof out
+      }`,
+    );
+  }
   let maxW = 1, maxH = 1;
   for (let i = 0; i < n; i++) {
     const x = rects[4 * i], y = rects[4 * i + 1], w = rects[4 * i + 2], h = rects[4 * i + 3];
@@ -1546,7 +1554,8 @@ export function resizeAreaU8(
  * Crops every rectangle (x, y, w, h integers; outside the image reads 0) and
  * resizes it to `size`×`size` with INTER_AREA (as {@linkcode resizeAreaU8}),
  * rounded to bytes, then normalised: `(v - mean) * scale`. Returns
- * n·size·size·3 floats, crop after crop.
+ * n·size·size·3 floats, crop after crop: a new array, or `out` (exactly that
+ * long) filled.
  *
  * @example
  * ```ts
@@ -1561,10 +1570,17 @@ export function cropResizeAreaU8ToF32(
   size: number,
   mean: number,
   scale: number,
+  out?: Float32Array,
 ): Float32Array {
-  const { n, maxW } = checkAreaCrops(src, width, height, rects, size);
+  const { n, maxW } = checkAreaCrops(src, width, height, rects, size, out);
   const step = size * size * 3;
-  const sink = { kind: "f32" as const, out: new Float32Array(n * step), offset: 0, mean, scale };
+  const sink = {
+    kind: "f32" as const,
+    out: out ?? new Float32Array(n * step),
+    offset: 0,
+    mean,
+    scale,
+  };
   const v = new Float64Array(maxW * 3);
   const taps = new Map<number, AreaTaps>();
   const tapsFor = (len: number) => {

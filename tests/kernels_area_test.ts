@@ -72,6 +72,45 @@ Deno.test("cropResizeAreaU8ToF32 kernel equals its twin float for float, crops i
   }
 });
 
+Deno.test("area kernels equal their twins on windows too big for u32 sums (the kernel's scalar f64 path)", () => {
+  const rng = new Rng(14);
+  // 65537 rows (prime) -> 2: the vertical weights exceed 16 bits
+  const tall = randomImage(rng, 3, 65537);
+  const want = R.resizeAreaU8(tall, 3, 65537, 2, 2);
+  // 4099 x 4111 boxes (primes) -> 7: 255 * 4099 * 4111 >= 2^32
+  const w = 41, h = 23;
+  const src = randomImage(rng, w, h);
+  const boxes = Int32Array.from([-2000, -2000, 4099, 4111, -4090, -4100, 4099, 4111, 3, 4, 9, 9]);
+  const wantCrops = R.cropResizeAreaU8ToF32(src, w, h, boxes, 7, 127.5, 0.0078125);
+  assert(wantCrops.some((v) => v !== -127.5 * 0.0078125), "the big boxes cover some pixels");
+  for (const [name, k] of builds) {
+    assertEquals(firstDiff(k.resizeAreaU8(tall, 3, 65537, 2, 2), want), "", `${name} tall`);
+    const got = k.cropResizeAreaU8ToF32(src, w, h, boxes, 7, 127.5, 0.0078125);
+    assertEquals(firstDiff(got, wantCrops), "", `${name} big boxes`);
+  }
+});
+
+Deno.test("cropResizeAreaU8ToF32 fills and returns `out` with what it would return, kernel and twin; a wrong length is a RangeError", () => {
+  const rng = new Rng(13);
+  const w = 37, h = 29;
+  const src = randomImage(rng, w, h);
+  const boxes = Int32Array.from([-3, -2, 15, 15, 20, 10, 30, 31, 5, 5, 9, 3]);
+  const want = R.cropResizeAreaU8ToF32(src, w, h, boxes, 24, 127.5, 0.0078125);
+  for (const [name, f] of [["twin", R] as const, ...builds]) {
+    const out = new Float32Array(2 * want.length).fill(7);
+    const into = out.subarray(want.length);
+    const got = f.cropResizeAreaU8ToF32(src, w, h, boxes, 24, 127.5, 0.0078125, into);
+    assert(got === into, `${name} returns out`);
+    assertEquals(firstDiff(got, want), "", name);
+    assert(out.subarray(0, want.length).every((v) => v === 7), `${name} writes only out`);
+    assertThrows(
+      () => f.cropResizeAreaU8ToF32(src, w, h, boxes, 24, 0, 1, new Float32Array(5)),
+      RangeError,
+      `out must be a Float32Array of ${want.length} floats, got 5`,
+    );
+  }
+});
+
 Deno.test("area kernels reject what their twins reject, with the same one-line errors", () => {
   const src = new Uint8Array(4 * 3 * 3);
   for (const [, k] of builds) {

@@ -384,16 +384,22 @@ function runOnCrops(
   const norm = kernelNormalisation(net);
   const rects = padToImage(list);
   const step = size * size * 3;
+  // one input buffer for every batch of the stage: the engines copy their input, and the
+  // tfjs tensors made of it are disposed before the next batch is written
+  const buffer = new Float32Array(Math.min(list.n, maxBatch) * step);
   for (let s = 0; s < list.n; s += maxBatch) {
     const e = Math.min(list.n, s + maxBatch);
-    const batch = new Float32Array((e - s) * step);
+    const batch = buffer.subarray(0, (e - s) * step);
     for (const [a, b] of imageRuns(selectRange(list, s, e))) {
-      const img = images[list.image[s + a]];
+      const { data, width, height } = images[list.image[s + a]];
       const r = rects.subarray(4 * (s + a), 4 * (s + b));
-      const crops = config.resize === "area"
-        ? cropResizeAreaU8ToF32(img.data, img.width, img.height, r, size, norm.mean, norm.scale)
-        : cropResizeU8ToF32(img.data, img.width, img.height, 3, r, size, norm.mean, norm.scale);
-      batch.set(crops, a * step);
+      const { mean, scale } = norm;
+      if (config.resize === "area") {
+        const into = batch.subarray(a * step, b * step);
+        cropResizeAreaU8ToF32(data, width, height, r, size, mean, scale, into);
+      } else {
+        batch.set(cropResizeU8ToF32(data, width, height, 3, r, size, mean, scale), a * step);
+      }
     }
     lap("crops");
     if (isEngine(net)) {
