@@ -42,12 +42,16 @@ const CTRL_INTS = 16;
  * Milliseconds each side polls the control block before it sleeps in
  * `Atomics.wait` (default of {@linkcode Channel}'s `spinMs`). Waking a
  * sleeping thread costs a futex wake and, on a virtual machine, waking a
- * halted vCPU: measured here, a PNet step (batch 256, two threads) took
- * 4.3 ms sleeping and 3.1 ms polling, with the 0.2 ms of host work between
- * the hand-overs well inside the window. A side that finds nothing to do
+ * halted vCPU; the hand-overs of a PNet step (batch 256, two threads, ~3 ms
+ * a step) mostly come within a few hundred microseconds. Measured side by
+ * side (``deno task bench:train --sleeping-too``, and spin 0 / 0.3 / 0.6 / 1 / 2 ms
+ * interleaved in one run): polling gains 0–4 % on a quiet machine, and when
+ * a third process competes for the two cores a long poll holds a core the
+ * other thread needs (2 ms: 0.78× of sleeping in one loaded run). A short
+ * window keeps the gain without that cost; a side that finds nothing to do
  * within it sleeps, so an idle worker costs no CPU.
  */
-export const DEFAULT_SPIN_MS = 2;
+export const DEFAULT_SPIN_MS = 0.3;
 
 /** Polls `ctrl[i]` until it equals `value`, for at most `ms`. */
 function spinUntil(ctrl: Int32Array, i: number, value: number, ms: number): void {
