@@ -63,11 +63,20 @@ Deno.test("cropResizeAreaU8ToF32 kernel equals its twin float for float, crops i
     );
   }
   const boxes = Int32Array.from(rects);
-  for (const size of [12, 24, 48, 7]) {
-    const want = R.cropResizeAreaU8ToF32(src, w, h, boxes, size, 127.5, 0.0078125);
-    for (const [name, k] of builds) {
-      const got = k.cropResizeAreaU8ToF32(src, w, h, boxes, size, 127.5, 0.0078125);
-      assertEquals(firstDiff(got, want), "", `${name} size ${size}`);
+  // 127.5, 1/128: exact in f32 (the kernel normalises in f32); 104.1, 1/57.3: not (in f64)
+  const f = Math.fround;
+  assert(
+    Array.from({ length: 256 }, (_, v) => v).some((v) =>
+      f(f(v - f(104.1)) * f(1 / 57.3)) !== f((v - 104.1) * (1 / 57.3))
+    ),
+  );
+  for (const [mean, scale] of [[127.5, 0.0078125], [104.1, 1 / 57.3]]) {
+    for (const size of [12, 24, 48, 7]) {
+      const want = R.cropResizeAreaU8ToF32(src, w, h, boxes, size, mean, scale);
+      for (const [name, k] of builds) {
+        const got = k.cropResizeAreaU8ToF32(src, w, h, boxes, size, mean, scale);
+        assertEquals(firstDiff(got, want), "", `${name} size ${size} mean ${mean}`);
+      }
     }
   }
 });

@@ -14,7 +14,7 @@
 // the horizontal taps over `v` (one pixel's r, g, b in the lanes of an i32x4)
 // into `h`, then h / D rounded, to bytes or normalised floats. A crop from a
 // large box reads each of its source rows once (rows on a boundary twice).
-// Windows too big for u32 sums (255 * D >= 2^32, or vertical weights above
+// Windows too big for i32 sums (255 * D >= 2^31, or vertical weights above
 // 65535) take a scalar f64 path, exact below 2^53 as the twin.
 //
 // Memory regions (linear memory, laid out by kernels/mod.ts on each call,
@@ -249,6 +249,23 @@ function horizontalU32(v: usize, dw: i32, h: usize): void {
 }
 
 /**
+ * Whether f32 arithmetic, (f32(v) - f32(mean)) * f32(scale), gives the same
+ * bits as f32((v - mean) * scale) in f64 for every byte v (e.g. mean 127.5,
+ * scale 1/128): then the rounding pass normalises four values at a time in f32.
+ */
+let normF32: bool = false;
+
+function checkNormF32(mean: f64, scale: f64): bool {
+  const m32 = <f32> mean, s32 = <f32> scale;
+  for (let v: i32 = 0; v < 256; v++) {
+    const want = <f32> ((<f64> v - mean) * scale);
+    const got: f32 = (<f32> v - m32) * s32;
+    if (reinterpret<i32>(got) != reinterpret<i32>(want)) return false;
+  }
+  return true;
+}
+
+/**
  * Rounds the n sums at h to N / den half up (exact: an f32 estimate, then
  * corrected by the integer remainder) and writes bytes (norm false) or f32
  * (v - mean) * scale (in f64, as the twin) to out; may write up to 3 values
@@ -256,16 +273,22 @@ function horizontalU32(v: usize, dw: i32, h: usize): void {
  */
 function finishRow(h: usize, n: i32, den: i32, out: usize, norm: bool, mean: f64, scale: f64): void {
   const inv = f32x4.splat(<f32> (1.0 / <f64> den));
-  const half = f32x4.splat(0.5);
+  // 2^23: adding it leaves round(x) in the low mantissa bits for 0 <= x < 2^22
+  const magic = f32x4.splat(8388608.0), magicBits = i32x4.splat(0x4b000000);
   const dv = i32x4.splat(den), negD = i32x4.splat(-den);
   const mv = f64x2.splat(mean), sv = f64x2.splat(scale);
+  const m32 = f32x4.splat(<f32> mean), s32 = f32x4.splat(<f32> scale);
   for (let i: i32 = 0; i < n; i += 4) {
     const s = v128.load(h + (<usize> i << 2));
-    let q = i32x4.trunc_sat_f32x4_u(f32x4.add(f32x4.mul(f32x4.convert_i32x4_u(s), inv), half));
-    // e = s - q * den (exact mod 2^32, small): q is one low when 2e >= den, one high when 2e < -den
+    // an estimate within 1 of N / den (sums < 2^31: signed conversions, native on x86)
+    const y = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(s), inv), magic);
+    let q = i32x4.sub(y, magicBits);
+    // e = N - q * den (small): q is one low when 2e >= den, one high when 2e < -den
     const e2 = i32x4.shl(i32x4.sub(s, i32x4.mul(q, dv)), 1);
     q = i32x4.sub(i32x4.add(q, i32x4.lt_s(e2, negD)), i32x4.ge_s(e2, dv));
-    if (norm) {
+    if (norm && normF32) {
+      v128.store(out + (<usize> i << 2), f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(q), m32), s32));
+    } else if (norm) {
       const lo = f64x2.mul(f64x2.sub(f64x2.convert_low_i32x4_s(q), mv), sv);
       const hi = f64x2.mul(
         f64x2.sub(f64x2.convert_low_i32x4_s(i32x4.shuffle(q, q, 2, 3, 0, 1)), mv),
@@ -361,7 +384,7 @@ function resampleWindow(
   const vLen = (winW + xCount + 6) * 3;
   const h = v + align16(<usize> vLen * 8 + 64);
   const den = <i64> xDen * <i64> yDen;
-  if (yDen > 65535 || den * 255 >= (<i64> 1 << 32)) {
+  if (yDen > 65535 || den * 255 >= (<i64> 1 << 31)) {
     resampleScalar(src, width, height, x0, y0, winW, dw, dh, dst, norm, mean, scale, v);
     return;
   }
@@ -439,6 +462,7 @@ export function cropResizeAreaU8ToF32(
   const work = yt + tapBytes(maxH, size);
   const yCap = tapCap(maxH, size);
   const step = <usize> size * <usize> size * 3 * 4;
+  normF32 = checkNormF32(mean, scale);
   let lastW: i32 = -1;
   let lastH: i32 = -1;
   for (let i: i32 = 0; i < n; i++) {
