@@ -6,6 +6,7 @@
 import * as K from "../kernels/mod.ts";
 import * as R from "../kernels/reference.ts";
 import { Rng } from "../src/util/random.ts";
+import { pyramidScales } from "../src/detect/boxes.ts";
 
 const rng = new Rng(7);
 const W = 640;
@@ -42,6 +43,21 @@ for (let i = 0; i < 256; i++) {
     [rng.int(-side / 2, W - side / 2), rng.int(-side / 2, H - side / 2), side, side],
     4 * i,
   );
+}
+
+// The detector's area workload (640x480, min face 20): the pyramid levels and
+// crops of mixed sizes (20-300 px boxes, some off the edges) for RNet / ONet.
+const areaRng = new Rng(8);
+const pyramid = pyramidScales(W, H, 20, 0.709).map((s) => [Math.ceil(W * s), Math.ceil(H * s)]);
+const mixedBoxes = new Int32Array(4 * 256);
+for (let i = 0; i < 256; i++) {
+  const side = areaRng.int(20, 301);
+  mixedBoxes.set([
+    areaRng.int(-(side >> 2), W - side + (side >> 2)),
+    areaRng.int(-(side >> 2), H - side + (side >> 2)),
+    side,
+    side + areaRng.int(0, 2),
+  ], 4 * i);
 }
 
 const plain = await K.createKernels({ relaxedSimd: false });
@@ -152,6 +168,45 @@ Deno.bench({
   group: "resizeAreaU8 640x480x3 -> 454x340",
   fn: () => void K.resizeAreaU8(rgb, W, H, DW, DH),
 });
+
+Deno.bench({
+  name: "twin",
+  group: "resizeAreaU8 640x480x3 -> 384x288",
+  baseline: true,
+  fn: () => void R.resizeAreaU8(rgb, W, H, 384, 288),
+});
+Deno.bench({
+  name: "kernel",
+  group: "resizeAreaU8 640x480x3 -> 384x288",
+  fn: () => void K.resizeAreaU8(rgb, W, H, 384, 288),
+});
+
+Deno.bench({
+  name: "twin",
+  group: `resizeAreaU8 640x480x3 pyramid, ${pyramid.length} levels (min face 20)`,
+  baseline: true,
+  fn: () => pyramid.forEach(([w, h]) => R.resizeAreaU8(rgb, W, H, w, h)),
+});
+Deno.bench({
+  name: "kernel",
+  group: `resizeAreaU8 640x480x3 pyramid, ${pyramid.length} levels (min face 20)`,
+  fn: () => pyramid.forEach(([w, h]) => K.resizeAreaU8(rgb, W, H, w, h)),
+});
+
+for (const size of [24, 48]) {
+  const group = `cropResizeAreaU8ToF32 256 boxes of 20-300 px -> ${size}x${size}x3`;
+  Deno.bench({
+    name: "twin",
+    group,
+    baseline: true,
+    fn: () => void R.cropResizeAreaU8ToF32(rgb, W, H, mixedBoxes, size, 127.5, 0.0078125),
+  });
+  Deno.bench({
+    name: "kernel",
+    group,
+    fn: () => void K.cropResizeAreaU8ToF32(rgb, W, H, mixedBoxes, size, 127.5, 0.0078125),
+  });
+}
 
 Deno.bench({
   name: "twin",
