@@ -36,6 +36,7 @@ Deno.test("resizeAreaU8 kernel equals its twin byte for byte on odd sizes, shrin
     [5, 3, 17, 9],
     [31, 17, 31, 17],
     [9, 23, 4, 40],
+    [300, 293, 7, 5],
   ];
   for (const [w, h, dw, dh] of sizes) {
     const src = randomImage(rng, w, h);

@@ -10,7 +10,9 @@
 // probe uses f32x4.relaxed_madd; the resampling is the same code).
 //
 // Per destination row, columns first: the vertical taps' weighted sum of the
-// window's rows (u8 x u16 -> u32, 16 bytes per step) into the row `v`, then
+// window's rows into the row `v` (u32, 16 bytes per step: in u16 lanes when
+// the weights sum to 257 or less, else the rows of the common full weight
+// summed in u16 and weighed once, else u8 x u16 -> u32 per row), then
 // the horizontal taps over `v` (one pixel's r, g, b in the lanes of an i32x4)
 // into `h`, then h / D rounded, to bytes or normalised floats. A crop from a
 // large box reads each of its source rows once (rows on a boundary twice).
@@ -194,6 +196,73 @@ function verticalU32(rows: usize, weights: usize, nRows: i32, bytes: i32, v: usi
       p = <usize> load<i32>(rows + (<usize> r << 2));
       w = v128.load(weights + (<usize> r << 4));
       b = v128.load(p + o);
+      lo = i16x8.extend_low_i8x16_u(b);
+      hi = i16x8.extend_high_i8x16_u(b);
+      a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_u(lo, w));
+      a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_u(lo, w));
+      a2 = i32x4.add(a2, i32x4.extmul_low_i16x8_u(hi, w));
+      a3 = i32x4.add(a3, i32x4.extmul_high_i16x8_u(hi, w));
+    }
+    const q = v + (o << 2);
+    v128.store(q, a0);
+    v128.store(q, a1, 16);
+    v128.store(q, a2, 32);
+    v128.store(q, a3, 48);
+  }
+}
+
+/**
+ * verticalU32 when the weights sum to at most 257: every sum fits u16, so
+ * the rows are weighed and added 8 lanes at a time, widened once at the end.
+ */
+function verticalU16(rows: usize, weights: usize, nRows: i32, bytes: i32, v: usize): void {
+  for (let i: i32 = 0; i < bytes; i += 16) {
+    const o = <usize> i;
+    let w = v128.load(weights);
+    let b = v128.load(<usize> load<i32>(rows) + o);
+    let lo = i16x8.mul(i16x8.extend_low_i8x16_u(b), w);
+    let hi = i16x8.mul(i16x8.extend_high_i8x16_u(b), w);
+    for (let r: i32 = 1; r < nRows; r++) {
+      w = v128.load(weights + (<usize> r << 4));
+      b = v128.load(<usize> load<i32>(rows + (<usize> r << 2)) + o);
+      lo = i16x8.add(lo, i16x8.mul(i16x8.extend_low_i8x16_u(b), w));
+      hi = i16x8.add(hi, i16x8.mul(i16x8.extend_high_i8x16_u(b), w));
+    }
+    const q = v + (o << 2);
+    v128.store(q, i32x4.extend_low_i16x8_u(lo));
+    v128.store(q, i32x4.extend_high_i16x8_u(lo), 16);
+    v128.store(q, i32x4.extend_low_i16x8_u(hi), 32);
+    v128.store(q, i32x4.extend_high_i16x8_u(hi), 48);
+  }
+}
+
+/**
+ * verticalU32 when the first nFull (2..257) rows share one weight: their
+ * bytes are summed in u16 and weighed once; the other rows as verticalU32.
+ */
+function verticalSplit(
+  rows: usize,
+  weights: usize,
+  nFull: i32,
+  nRows: i32,
+  bytes: i32,
+  v: usize,
+): void {
+  const wf = v128.load(weights);
+  for (let i: i32 = 0; i < bytes; i += 16) {
+    const o = <usize> i;
+    let b = v128.load(<usize> load<i32>(rows) + o);
+    let lo = i16x8.extend_low_i8x16_u(b), hi = i16x8.extend_high_i8x16_u(b);
+    for (let r: i32 = 1; r < nFull; r++) {
+      b = v128.load(<usize> load<i32>(rows + (<usize> r << 2)) + o);
+      lo = i16x8.add(lo, i16x8.extend_low_i8x16_u(b));
+      hi = i16x8.add(hi, i16x8.extend_high_i8x16_u(b));
+    }
+    let a0 = i32x4.extmul_low_i16x8_u(lo, wf), a1 = i32x4.extmul_high_i16x8_u(lo, wf);
+    let a2 = i32x4.extmul_low_i16x8_u(hi, wf), a3 = i32x4.extmul_high_i16x8_u(hi, wf);
+    for (let r: i32 = nFull; r < nRows; r++) {
+      const w = v128.load(weights + (<usize> r << 4));
+      b = v128.load(<usize> load<i32>(rows + (<usize> r << 2)) + o);
       lo = i16x8.extend_low_i8x16_u(b);
       hi = i16x8.extend_high_i8x16_u(b);
       a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_u(lo, w));
@@ -397,6 +466,9 @@ function resampleWindow(
   for (let dy: i32 = 0; dy < dh; dy++) {
     const fy = load<i32>(yFirst + (<usize> dy << 2)) + y0;
     let nRows: i32 = 0;
+    let sumU: i32 = 0;
+    let maxU: i32 = 0;
+    let nMax: i32 = 0;
     if (c1 > c0) {
       for (let k: i32 = 0; k < ty; k++) {
         const sy = fy + k;
@@ -405,12 +477,43 @@ function resampleWindow(
         store<i32>(rows + (<usize> nRows << 2), <i32> (src + (<usize> sy * <usize> width + <usize> (x0 + c0)) * 3));
         v128.store(weights + (<usize> nRows << 4), i16x8.splat(<i16> u));
         nRows++;
+        sumU += u;
+        if (u > maxU) {
+          maxU = u;
+          nMax = 1;
+        } else if (u == maxU) {
+          nMax++;
+        }
       }
     }
     if (nRows == 0) {
       memory.fill(v, 0, <usize> vLen << 2);
     } else {
-      verticalU32(rows, weights, nRows, (c1 - c0) * 3, v + (<usize> c0 * 12));
+      const bytes = (c1 - c0) * 3, vc = v + (<usize> c0 * 12);
+      if (sumU <= 257) {
+        verticalU16(rows, weights, nRows, bytes, vc);
+      } else if (nMax >= 2 && nMax <= 257) {
+        // the rows of the largest weight first (a row and its weight swap together)
+        let f: i32 = 0;
+        for (let r: i32 = 0; r < nRows; r++) {
+          const wr = weights + (<usize> r << 4);
+          if (i16x8.extract_lane_u(v128.load(wr), 0) != maxU) continue;
+          if (r != f) {
+            const wf = weights + (<usize> f << 4);
+            const tw = v128.load(wf);
+            v128.store(wf, v128.load(wr));
+            v128.store(wr, tw);
+            const rf = rows + (<usize> f << 2), rr = rows + (<usize> r << 2);
+            const tr = load<i32>(rf);
+            store<i32>(rf, load<i32>(rr));
+            store<i32>(rr, tr);
+          }
+          f++;
+        }
+        verticalSplit(rows, weights, nMax, nRows, bytes, vc);
+      } else {
+        verticalU32(rows, weights, nRows, bytes, vc);
+      }
       if (c0 > 0) memory.fill(v, 0, <usize> c0 * 12);
       // the columns right of the image (and the overrun of the last 16 bytes)
       memory.fill(v + <usize> c1 * 12, 0, <usize> (vLen - c1 * 3) << 2);
