@@ -1625,3 +1625,53 @@ export function fmaPeak(iters: number, a: number, c: number): number {
   };
   return fround(fround(fround(lane(0) + lane(1)) + lane(2)) + lane(3));
 }
+
+/**
+ * Grouped 1×1 convolution + bias + PReLU with the channel shuffle fused
+ * (the engine's `groupConvPrelu`): `pixels` pixels of `cin` channels,
+ * weight [cin/g, oc] in the final output order (column o reads input
+ * channels (o mod g)·cin/g + i), bias and alpha [oc]. Group k's j-th output
+ * is channel j·g + k. Returns pixels × oc.
+ *
+ * @example
+ * ```ts
+ * const y = groupConvPreluF32(x, 35, 6, 3, w, b, undefined); // w: [2, oc]
+ * ```
+ */
+export function groupConvPreluF32(
+  x: Float32Array,
+  pixels: number,
+  cin: number,
+  groups: number,
+  weight: Float32Array,
+  bias: Float32Array,
+  alpha: Float32Array | undefined,
+): Float32Array {
+  const fn = "groupConvPreluF32";
+  checkPositive(fn, "pixels", pixels);
+  checkPositive(fn, "groups", groups);
+  const oc = bias.length;
+  const per = cin / groups;
+  if (!Number.isInteger(per) || oc % groups !== 0) {
+    throw new RangeError(
+      `${fn}: ${cin} inputs and ${oc} outputs must be divisible by ${groups} groups`,
+    );
+  }
+  checkLength(fn, "x", x, pixels * cin);
+  checkLength(fn, "weight", weight, per * oc);
+  if (alpha) checkLength(fn, "alpha", alpha, oc);
+  const y = new Float32Array(pixels * oc);
+  for (let p = 0; p < pixels; p++) {
+    for (let k = 0; k < groups; k++) {
+      for (let j = 0; j < oc / groups; j++) {
+        const o = j * groups + k;
+        let acc = bias[o];
+        for (let i = 0; i < per; i++) {
+          acc = fround(acc + fround(x[p * cin + k * per + i] * weight[i * oc + o]));
+        }
+        y[p * oc + o] = preluValue(acc, alpha, o);
+      }
+    }
+  }
+  return y;
+}

@@ -820,6 +820,98 @@ export function depthwisePrelu(
   }
 }
 
+// ---------------------------------------------------------------------------
+// Grouped 1x1 convolution with the channel shuffle fused (ShuffleNet)
+
+/**
+ * Grouped 1x1 convolution + bias + PReLU over `pixels` pixels of `cin`
+ * channels, `groups` groups, `oc` outputs, with the shuffle fused into the
+ * output order: group k reads channels [k*cin/g, (k+1)*cin/g) and its j-th
+ * output goes to channel j*g + k. Only the groups' weights are multiplied.
+ * Packed per group, one group after another: [bias N4][alpha N4][cin/g rows
+ * of N4], N4 = oc/g rounded up to 4, lane j = the group's j-th output
+ * (zeros past the last). Four pixels x 4 outputs per inner loop, each
+ * weight row loaded once for the four pixels; lanes scattered to j*g + k.
+ */
+export function groupConvPrelu(
+  src: usize,
+  pixels: i32,
+  cin: i32,
+  groups: i32,
+  packed: usize,
+  oc: i32,
+  dst: usize,
+): void {
+  const per = cin / groups;
+  const npg = oc / groups;
+  const n4 = (npg + 3) & ~3;
+  const rowBytes = <usize> n4 << 2;
+  const blockBytes = <usize> (n4 * (2 + per)) << 2;
+  const xs = <usize> cin << 2;
+  const ys = <usize> oc << 2;
+  const gs = <usize> groups << 2;
+  let p = 0;
+  for (; p + 4 <= pixels; p += 4) {
+    const x0 = src + <usize> p * xs;
+    const y0 = dst + <usize> p * ys;
+    for (let k = 0; k < groups; k++) {
+      const xk = x0 + (<usize> (k * per) << 2);
+      const wk = packed + <usize> k * blockBytes;
+      for (let j = 0; j < npg; j += 4) {
+        const jo = <usize> j << 2;
+        const bias = v128.load(wk + jo);
+        let a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+        let wr = wk + 2 * rowBytes + jo;
+        let xi = xk;
+        for (let i = 0; i < per; i++) {
+          const wv = v128.load(wr);
+          a0 = madd(f32x4.splat(load<f32>(xi)), wv, a0);
+          a1 = madd(f32x4.splat(load<f32>(xi + xs)), wv, a1);
+          a2 = madd(f32x4.splat(load<f32>(xi + 2 * xs)), wv, a2);
+          a3 = madd(f32x4.splat(load<f32>(xi + 3 * xs)), wv, a3);
+          wr += rowBytes;
+          xi += 4;
+        }
+        const alpha = v128.load(wk + rowBytes + jo);
+        const lanes = min(4, npg - j);
+        const yo = y0 + (<usize> (j * groups + k) << 2);
+        scatterLanes(yo, prelu(a0, alpha), lanes, gs);
+        scatterLanes(yo + ys, prelu(a1, alpha), lanes, gs);
+        scatterLanes(yo + 2 * ys, prelu(a2, alpha), lanes, gs);
+        scatterLanes(yo + 3 * ys, prelu(a3, alpha), lanes, gs);
+      }
+    }
+  }
+  for (; p < pixels; p++) {
+    const x0 = src + <usize> p * xs;
+    const y0 = dst + <usize> p * ys;
+    for (let k = 0; k < groups; k++) {
+      const xk = x0 + (<usize> (k * per) << 2);
+      const wk = packed + <usize> k * blockBytes;
+      for (let j = 0; j < npg; j += 4) {
+        const jo = <usize> j << 2;
+        let a0 = v128.load(wk + jo);
+        let wr = wk + 2 * rowBytes + jo;
+        for (let i = 0; i < per; i++) {
+          a0 = madd(f32x4.splat(load<f32>(xk + (<usize> i << 2))), v128.load(wr), a0);
+          wr += rowBytes;
+        }
+        const yo = y0 + (<usize> (j * groups + k) << 2);
+        scatterLanes(yo, prelu(a0, v128.load(wk + rowBytes + jo)), min(4, npg - j), gs);
+      }
+    }
+  }
+}
+
+/** Stores the first `lanes` (1..4) lanes of v at p, p + step, p + 2 step, ... */
+// @ts-ignore: decorator
+@inline function scatterLanes(p: usize, v: v128, lanes: i32, step: usize): void {
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (lanes > 1) store<f32>(p + step, f32x4.extract_lane(v, 1));
+  if (lanes > 2) store<f32>(p + 2 * step, f32x4.extract_lane(v, 2));
+  if (lanes > 3) store<f32>(p + 3 * step, f32x4.extract_lane(v, 3));
+}
+
 /** In-place PReLU of `pixels` pixels of c channels (alpha padded to a multiple of 4). */
 export function preluInPlace(buf: usize, pixels: i32, c: i32, alpha: usize): void {
   const cs = <usize> c << 2;

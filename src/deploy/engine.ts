@@ -127,6 +127,7 @@ interface EngineExports {
   convPreluThen1x1(...args: number[]): void;
   thenScratchBytes(w: number, kw: number, stride: number, oc: number): number;
   depthwisePrelu(...args: number[]): void;
+  groupConvPrelu(...args: number[]): void;
   maxPool(...args: number[]): void;
   preluInPlace(buf: number, pixels: number, c: number, alpha: number): void;
   normalize(...args: number[]): void;
@@ -314,6 +315,37 @@ export function packDepthwise(
   return out;
 }
 
+/**
+ * Packs a grouped 1×1 convolution with the shuffle fused (`gconv`: weight
+ * [cin/g, oc] in the final output order, bias, alpha or none) for the
+ * kernel's `groupConvPrelu`: per group k, `[bias N4][alpha N4][cin/g rows
+ * of N4]`, N4 = oc/g rounded up to 4, lane j = output j·g + k.
+ */
+export function packGroupConv(
+  weight: Float32Array,
+  bias: Float32Array,
+  alpha: Float32Array | undefined,
+  cin: number,
+  groups: number,
+): Float32Array {
+  const oc = bias.length;
+  const per = cin / groups;
+  const npg = oc / groups;
+  const n4 = Math.ceil(npg / 4) * 4;
+  const block = n4 * (2 + per);
+  const out = new Float32Array(groups * block);
+  for (let k = 0; k < groups; k++) {
+    const at = k * block;
+    for (let j = 0; j < npg; j++) {
+      const o = j * groups + k;
+      out[at + j] = bias[o];
+      out[at + n4 + j] = alpha ? alpha[o] : 1;
+      for (let i = 0; i < per; i++) out[at + (2 + i) * n4 + j] = weight[i * oc + o];
+    }
+  }
+  return out;
+}
+
 /** An alpha vector padded to a multiple of 4 (for preluInPlace). */
 function packAlpha(alpha: Float32Array): Float32Array {
   const out = new Float32Array(Math.ceil(alpha.length / 4) * 4);
@@ -349,6 +381,7 @@ type Step =
     heads?: boolean;
   }
   | { kind: "depthwise"; name: string; kh: number; kw: number; stride: number; packed: number }
+  | { kind: "gconv"; name: string; groups: number; oc: number; packed: number }
   | { kind: "pool"; name: string; size: number; stride: number; rounding: "ceil" | "floor" }
   | { kind: "prelu"; name: string; alpha: number }
   | { kind: "flatten"; name: string };
@@ -441,6 +474,22 @@ function compileSteps(
           stride: layer.stride,
           packed,
         });
+        break;
+      }
+      case "gconv": {
+        const act = activation(i);
+        const packed = put(
+          packGroupConv(
+            params[`${layer.name}.weight`],
+            params[`${layer.name}.bias`],
+            act?.alpha,
+            c,
+            layer.groups,
+          ),
+        );
+        const name = layer.name + (act ? `+${act.name}` : "");
+        if (act) i++;
+        steps.push({ kind: "gconv", name, groups: layer.groups, oc: layer.filters, packed });
         break;
       }
       case "maxpool":
@@ -640,6 +689,8 @@ export async function createEngine(data: NetData, options: EngineOptions = {}): 
           oh = windowOut(oh, step.pool.size, step.pool.stride, step.pool.rounding);
           ow = windowOut(ow, step.pool.size, step.pool.stride, step.pool.rounding);
         }
+      } else if (step.kind === "gconv") {
+        oc = step.oc;
       } else if (step.kind === "depthwise") {
         oh = windowOut(sh, step.kh, step.stride);
         ow = windowOut(sw, step.kw, step.stride);
@@ -791,6 +842,13 @@ export async function createEngine(data: NetData, options: EngineOptions = {}): 
                 step.packed,
                 to,
               ),
+          });
+          break;
+        case "gconv":
+          ops.push({
+            name: step.name,
+            flops: 2 * px * (p.c / step.groups) * step.oc,
+            run: (n) => k.groupConvPrelu(from, n * px, p.c, step.groups, step.packed, step.oc, to),
           });
           break;
         case "pool":

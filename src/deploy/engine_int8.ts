@@ -74,6 +74,7 @@ export function int8Unsupported(data: NetData): string | undefined {
   let state = 0; // 0: after compute, 1: after activation, 2: after pool/flatten
   for (const l of data.arch.layers) {
     if (l.kind === "depthwise") return `depthwise layer ${l.name} has no int8 kernel`;
+    if (l.kind === "gconv") return `grouped 1x1 layer ${l.name} (gconv) has no int8 kernel`;
     if (l.kind === "conv" || l.kind === "dense") {
       if (!q.weights[`${l.name}.weight`]) return `layer ${l.name} has float32 weights`;
       seenCompute = true;

@@ -139,6 +139,11 @@ export function checkExportable(
         } computes differently`,
       );
     }
+    if (l.kind === "gconv") {
+      fail(
+        `layer ${i} (gconv "${l.name}", grouped 1x1 with channel shuffle) is not exported yet`,
+      );
+    }
     if ((l.kind === "conv" || l.kind === "depthwise") && l.padding !== "valid") {
       fail(`layer ${i} (${l.kind} "${l.name}") has padding ${l.padding}; only valid is exported`);
     }

@@ -49,6 +49,21 @@ export interface DepthwiseLayer {
   stride: number;
   padding: "valid";
 }
+/**
+ * Grouped 1×1 convolution with ShuffleNet's channel shuffle fused into its
+ * output order (stride 1, valid). With `g = groups`, `cin` input channels and
+ * `filters` outputs: group k reads input channels [k·cin/g, (k+1)·cin/g) and
+ * makes filters/g outputs; group k's j-th output is output channel j·g + k
+ * (reshape (g, n) → transpose → flatten). Weight `[1, 1, cin/g, filters]`,
+ * columns in the final (shuffled) order: weight[0, 0, i, o] connects input
+ * channel (o mod g)·cin/g + i to output o. Bias `[filters]`.
+ */
+export interface GroupConvLayer {
+  kind: "gconv";
+  name: string;
+  filters: number;
+  groups: number;
+}
 /** PReLU with one alpha per channel. */
 export interface PreluLayer {
   kind: "prelu";
@@ -93,6 +108,7 @@ export type HeadLayer = ClsHead | BoxHead | LandmarksHead;
 export type Layer =
   | ConvLayer
   | DepthwiseLayer
+  | GroupConvLayer
   | PreluLayer
   | ReluLayer
   | MaxPoolLayer
@@ -371,6 +387,121 @@ export function slimOnetArch(
   };
 }
 
+/** ShuffleNet-style block: depthwise k×k → PReLU → grouped 1×1 (shuffled outputs) → PReLU; a plain 1×1 when `groups` is 1. */
+const shuffleBlock = (n: number, k: number, filters: number, groups: number): Layer[] => [
+  depthwise(`conv${n}_dw`, k),
+  prelu(`prelu${n}_dw`),
+  groups > 1
+    ? { kind: "gconv", name: `conv${n}_pw`, filters, groups }
+    : conv(`conv${n}_pw`, 1, filters),
+  prelu(`prelu${n}_pw`),
+];
+
+/** Options of the shuffle builders: groups of the grouped pointwise convolutions after the first block. */
+export interface ShuffleOptions extends ArchOptions {
+  groups?: number;
+}
+
+/**
+ * Shuffle PNet: {@linkcode slimPnetArch}'s layout with the pointwise
+ * convolutions of blocks 2 and 3 grouped (2 groups by default) with the
+ * channel shuffle fused ({@linkcode GroupConvLayer}); block 1's pointwise
+ * reads the 3 input channels and stays a plain 1×1 convolution.
+ *
+ * @example
+ * ```ts
+ * shufflePnetArch();                // [12, 24, 32], 2 groups
+ * shufflePnetArch({ groups: 4 });
+ * ```
+ */
+export function shufflePnetArch(
+  opts: ShuffleOptions & { channels?: [number, number, number] } = {},
+): NetArch {
+  const [c1, c2, c3] = opts.channels ?? [12, 24, 32];
+  const g = opts.groups ?? 2;
+  return {
+    name: "pnet",
+    input: opts.input ?? defaultInput(12),
+    layers: [
+      ...shuffleBlock(1, 3, c1, 1),
+      pool(2, 2, opts.rounding ?? "ceil"),
+      ...shuffleBlock(2, 3, c2, g),
+      ...shuffleBlock(3, 3, c3, g),
+      ...heads(false),
+    ],
+  };
+}
+
+/**
+ * Shuffle RNet: {@linkcode slimRnetArch}'s layout with grouped, shuffled
+ * pointwise convolutions after the first block (4 groups by default).
+ *
+ * @example
+ * ```ts
+ * shuffleRnetArch();                // [28, 48, 64], dense 128, 4 groups
+ * ```
+ */
+export function shuffleRnetArch(
+  opts: ShuffleOptions & { channels?: [number, number, number]; dense?: number } = {},
+): NetArch {
+  const [c1, c2, c3] = opts.channels ?? [28, 48, 64];
+  const g = opts.groups ?? 4;
+  const r = opts.rounding ?? "ceil";
+  return {
+    name: "rnet",
+    input: opts.input ?? defaultInput(24),
+    layers: [
+      ...shuffleBlock(1, 3, c1, 1),
+      pool(3, 2, r),
+      ...shuffleBlock(2, 3, c2, g),
+      pool(3, 2, r),
+      ...shuffleBlock(3, 2, c3, g),
+      { kind: "flatten" },
+      { kind: "dense", name: "fc", units: opts.dense ?? 128 },
+      prelu("prelu4"),
+      ...heads(false),
+    ],
+  };
+}
+
+/**
+ * Shuffle ONet: {@linkcode slimOnetArch}'s layout with grouped, shuffled
+ * pointwise convolutions after the first block (4 groups by default).
+ *
+ * @example
+ * ```ts
+ * shuffleOnetArch({ landmarks: false });
+ * ```
+ */
+export function shuffleOnetArch(
+  opts: ShuffleOptions & {
+    channels?: [number, number, number, number];
+    dense?: number;
+    landmarks?: boolean;
+  } = {},
+): NetArch {
+  const [c1, c2, c3, c4] = opts.channels ?? [32, 64, 64, 128];
+  const g = opts.groups ?? 4;
+  const r = opts.rounding ?? "ceil";
+  return {
+    name: "onet",
+    input: opts.input ?? defaultInput(48),
+    layers: [
+      ...shuffleBlock(1, 3, c1, 1),
+      pool(3, 2, r),
+      ...shuffleBlock(2, 3, c2, g),
+      pool(3, 2, r),
+      ...shuffleBlock(3, 3, c3, g),
+      pool(2, 2, r),
+      ...shuffleBlock(4, 2, c4, g),
+      { kind: "flatten" },
+      { kind: "dense", name: "fc", units: opts.dense ?? 256 },
+      prelu("prelu5"),
+      ...heads(opts.landmarks ?? true),
+    ],
+  };
+}
+
 /**
  * Large PNet: PNet's layout (same 12 px receptive field, stride 2) with wider
  * convolutions, [16, 32, 64] by default.
@@ -387,12 +518,12 @@ export function largePnetArch(
 }
 
 /** Architecture families the trainer offers (`--arch`). */
-export const ARCH_VARIANTS = ["original", "slim", "large"] as const;
+export const ARCH_VARIANTS = ["original", "slim", "large", "shuffle"] as const;
 export type ArchVariant = typeof ARCH_VARIANTS[number];
 
 /**
  * The builder for a standard net name, optionally in a variant (`original`,
- * `slim`, or `large` for PNet only; RangeError otherwise).
+ * `slim`, `shuffle`, or `large` for PNet only; RangeError otherwise).
  *
  * @example
  * ```ts
@@ -416,6 +547,13 @@ export function archFor(
       : name === "rnet"
       ? slimRnetArch(opts)
       : slimOnetArch(opts);
+  }
+  if (variant === "shuffle") {
+    return name === "pnet"
+      ? shufflePnetArch(opts)
+      : name === "rnet"
+      ? shuffleRnetArch(opts)
+      : shuffleOnetArch(opts);
   }
   if (variant === "large") {
     if (name !== "pnet") throw new RangeError(`arch "large" exists only for pnet, not ${name}`);
@@ -512,6 +650,22 @@ export function planArch(
         }
         break;
       }
+      case "gconv": {
+        if (!spatial) throw new RangeError(`${where(i)} needs a spatial input, got [${shape}]`);
+        const [h, w, c] = shape as [number, number, number];
+        const g = layer.groups;
+        if (c % g !== 0 || layer.filters % g !== 0) {
+          throw new RangeError(
+            `${
+              where(i)
+            } "${layer.name}": ${c} input channels and ${layer.filters} filters must both be divisible by ${g} groups`,
+          );
+        }
+        params.push({ name: `${layer.name}.weight`, shape: [1, 1, c / g, layer.filters] });
+        params.push({ name: `${layer.name}.bias`, shape: [layer.filters] });
+        shape = [h, w, layer.filters];
+        break;
+      }
       case "prelu":
         params.push({ name: `${layer.name}.alpha`, shape: [shape[shape.length - 1]] });
         break;
@@ -581,6 +735,62 @@ export function paramSpecs(arch: NetArch): ParamSpec[] {
   return planArch(arch).params;
 }
 
+/**
+ * The grouped weight of a {@linkcode GroupConvLayer} (`[cin/g, filters]`) as
+ * the equivalent full 1×1 weight `[cin, filters]`, zeros outside the groups:
+ * full[(o mod g)·cin/g + i, o] = w[i, o].
+ *
+ * @example
+ * ```ts
+ * const full = expandGroupWeight(w, 8, 16, 2); // 8×16, half of it zeros
+ * ```
+ */
+export function expandGroupWeight(
+  w: ArrayLike<number>,
+  cin: number,
+  filters: number,
+  groups: number,
+): Float32Array {
+  const per = cin / groups;
+  if (!Number.isInteger(per) || filters % groups !== 0 || w.length !== per * filters) {
+    throw new RangeError(
+      `expandGroupWeight: ${w.length} values do not fit ${cin} inputs, ${filters} filters, ${groups} groups`,
+    );
+  }
+  const full = new Float32Array(cin * filters);
+  for (let i = 0; i < per; i++) {
+    for (let o = 0; o < filters; o++) {
+      full[((o % groups) * per + i) * filters + o] = w[i * filters + o];
+    }
+  }
+  return full;
+}
+
+/**
+ * The inverse of {@linkcode expandGroupWeight}: the grouped entries of a full
+ * `[cin, filters]` 1×1 weight (or its gradient), `[cin/g, filters]`.
+ */
+export function gatherGroupWeight(
+  full: ArrayLike<number>,
+  cin: number,
+  filters: number,
+  groups: number,
+): Float32Array {
+  const per = cin / groups;
+  if (!Number.isInteger(per) || filters % groups !== 0 || full.length !== cin * filters) {
+    throw new RangeError(
+      `gatherGroupWeight: ${full.length} values do not fit ${cin} inputs, ${filters} filters, ${groups} groups`,
+    );
+  }
+  const w = new Float32Array(per * filters);
+  for (let i = 0; i < per; i++) {
+    for (let o = 0; o < filters; o++) {
+      w[i * filters + o] = full[((o % groups) * per + i) * filters + o];
+    }
+  }
+  return w;
+}
+
 /** Total number of parameters. */
 export function paramCount(arch: NetArch): number {
   return paramSpecs(arch).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
@@ -639,6 +849,14 @@ export function validateArch(value: unknown, where = "arch"): NetArch {
         if (l.kind === "conv") posInt(l.filters, f("filters"));
         if (l.padding !== "valid") bad(`${f("padding")} must be "valid"`);
         break;
+      case "gconv":
+        if (typeof l.name !== "string") bad(`${f("name")} must be a string`);
+        posInt(l.filters, f("filters"));
+        posInt(l.groups, f("groups"));
+        if ((l.filters as number) % (l.groups as number) !== 0) {
+          bad(`${f("filters")} ${l.filters} is not divisible by ${f("groups")} ${l.groups}`);
+        }
+        break;
       case "dense":
         if (typeof l.name !== "string") bad(`${f("name")} must be a string`);
         posInt(l.units, f("units"));
@@ -686,6 +904,9 @@ export function archSummary(arch: NetArch): string {
         break;
       case "depthwise":
         trunk.push(`dw${l.kh}x${l.kw}${l.stride > 1 ? `/${l.stride}` : ""}`);
+        break;
+      case "gconv":
+        trunk.push(`gconv1x1·${l.filters}/g${l.groups}`);
         break;
       case "maxpool":
         trunk.push(`pool${l.size}/${l.stride}${l.rounding === "ceil" ? "c" : "f"}`);

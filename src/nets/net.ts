@@ -281,6 +281,21 @@ export function forward(net: Net, x: tf.Tensor4D, opts: ForwardOptions = {}): Ne
           if (act) i++;
           break;
         }
+        case "gconv": {
+          // exact: the grouped weight expanded to the full block-sparse 1×1 weight
+          const act = fuse ? fusedActivation(next) : undefined;
+          h = tf.fused.conv2d({
+            x: h as tf.Tensor4D,
+            filter: groupConvFilter(params[`${layer.name}.weight`], h.shape[3]!, layer.groups),
+            strides: 1,
+            pad: "valid",
+            bias: params[`${layer.name}.bias`],
+            activation: (act?.activation ?? "linear") as tf.fused.Activation,
+            preluActivationWeights: act?.alpha(params),
+          });
+          if (act) i++;
+          break;
+        }
         case "dense": {
           const act = fuse ? fusedActivation(next) : undefined;
           h = tf.fused.matMul({
@@ -340,6 +355,29 @@ export function forward(net: Net, x: tf.Tensor4D, opts: ForwardOptions = {}): Ne
     }
     return out as tf.TensorContainer;
   }) as unknown as NetOutput;
+}
+
+/**
+ * The full `[1, 1, cin, filters]` filter of a grouped 1×1 convolution (see
+ * `GroupConvLayer`): the grouped weight `[1, 1, cin/g, filters]` tiled over
+ * the groups and masked to its block (exact: products with 0 and 1).
+ *
+ * @example
+ * ```ts
+ * const f = groupConvFilter(w, 8, 2); // w: [1, 1, 4, 16] → [1, 1, 8, 16]
+ * ```
+ */
+export function groupConvFilter(w: tf.Tensor, cin: number, groups: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const filters = w.shape[3]!;
+    const per = cin / groups;
+    const mask = new Float32Array(cin * filters);
+    for (let r = 0; r < cin; r++) {
+      const k = Math.floor(r / per);
+      for (let o = k; o < filters; o += groups) mask[r * filters + o] = 1;
+    }
+    return tf.mul(tf.tile(w, [1, 1, groups, 1]), tf.tensor4d(mask, [1, 1, cin, filters]));
+  });
 }
 
 function fusedActivation(next: NetArch["layers"][number] | undefined) {

@@ -165,9 +165,13 @@ export async function compareDistillation(opts: DistillOptions): Promise<Distill
   // "pnet 10/16/32", "pnet slim 12/24/32": the filters of the convolutions (and dense units)
   const label = (a: NetArch) => {
     const widths = a.layers.flatMap((l) =>
-      l.kind === "conv" ? [l.filters] : l.kind === "dense" ? [l.units] : []
+      l.kind === "conv" || l.kind === "gconv" ? [l.filters] : l.kind === "dense" ? [l.units] : []
     );
-    const slim = a.layers.some((l) => l.kind === "depthwise") ? " slim" : "";
+    const slim = a.layers.some((l) => l.kind === "gconv")
+      ? " shuffle"
+      : a.layers.some((l) => l.kind === "depthwise")
+      ? " slim"
+      : "";
     return `${a.name}${slim} ${widths.join("/")}`;
   };
   const rows: DistillRow[] = [

@@ -117,7 +117,9 @@ export function archFlops(arch: NetArch): number {
     const s = plan.shapes[i];
     if (l.kind === "conv") flops += 2 * s[0] * (s[1] ?? 1) * l.filters * l.kh * l.kw * inShape[2];
     else if (l.kind === "depthwise") flops += 2 * s[0] * (s[1] ?? 1) * s[2]! * l.kh * l.kw;
-    else if (l.kind === "dense") flops += 2 * inShape[0] * l.units;
+    else if (l.kind === "gconv") {
+      flops += 2 * s[0] * (s[1] ?? 1) * l.filters * inShape[2] / l.groups;
+    } else if (l.kind === "dense") flops += 2 * inShape[0] * l.units;
     inShape = s;
   });
   const t = plan.trunkOut;
@@ -267,6 +269,14 @@ export async function prune(input: NetData, opts: PruneOptions): Promise<PruneRe
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`prune: k must be >= 1, got ${k}`);
   if (!(target > 0 && target < 1)) {
     throw new RangeError(`prune: target must be in (0, 1), got ${target}`);
+  }
+  const grouped = input.arch.layers.find((l) => l.kind === "gconv");
+  if (grouped) {
+    throw new RangeError(
+      `prune(${input.arch.name}): layer ${
+        (grouped as { name: string }).name
+      } (gconv) cannot be pruned yet`,
+    );
   }
   const loss = resolveLossConfig(net, {});
   const val = () => readBatches(opts.valData, { batchSize, seed: 0, shuffle: false });

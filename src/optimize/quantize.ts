@@ -51,6 +51,11 @@ export function quantBlocks(arch: NetArch): { blocks: QuantBlock[]; heads: HeadL
   const blocks: QuantBlock[] = [];
   const heads: HeadLayer[] = [];
   for (const l of arch.layers) {
+    if (l.kind === "gconv") {
+      throw new RangeError(
+        `quantBlocks(${arch.name}): layer ${l.name} (gconv, grouped 1x1 with shuffle) has no int8 path`,
+      );
+    }
     if (l.kind === "conv" || l.kind === "dense" || l.kind === "depthwise") {
       blocks.push({ layer: l, after: [] });
     } else if (l.kind === "cls" || l.kind === "box" || l.kind === "landmarks") heads.push(l);

@@ -25,7 +25,15 @@
  * ```
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { HEAD_UNITS, type InputSpec, type Layer, type NetArch, planArch } from "../nets/arch.ts";
+import {
+  expandGroupWeight,
+  gatherGroupWeight,
+  HEAD_UNITS,
+  type InputSpec,
+  type Layer,
+  type NetArch,
+  planArch,
+} from "../nets/arch.ts";
 import { type ActQuant, createNet, forward as netForward, type Net } from "../nets/net.ts";
 import { preluBackward } from "./grad_kernels.ts";
 
@@ -152,6 +160,8 @@ export class TrainGraph {
   readonly headKinds: ("cls" | "box" | "landmarks")[];
   readonly headUnits: number;
   #params: Record<string, tf.Tensor> = {};
+  /** Grouped 1×1 layers: the full block-sparse [1, 1, cin, filters] weight, and cin. */
+  #full: Record<string, { w: tf.Tensor4D; cin: number }> = {};
   #headW?: tf.Tensor2D;
   #headB?: tf.Tensor1D;
   #saved: Saved[] = [];
@@ -200,6 +210,20 @@ export class TrainGraph {
     for (const s of this.layout.slots) {
       this.#params[s.name] = tf.tensor(flat.subarray(s.offset, s.offset + s.size), s.shape);
     }
+    const plan = planArch(this.arch);
+    this.arch.layers.forEach((l, i) => {
+      if (l.kind !== "gconv") return;
+      const prev = i === 0 ? [this.arch.input.channels] : plan.shapes[i - 1];
+      const cin = prev[prev.length - 1];
+      const s = this.#slot(`${l.name}.weight`);
+      const full = expandGroupWeight(
+        flat.subarray(s.offset, s.offset + s.size),
+        cin,
+        l.filters,
+        l.groups,
+      );
+      this.#full[l.name] = { w: tf.tensor4d(full, [1, 1, cin, l.filters]), cin };
+    });
     // the heads as one [C, units] matrix, columns cls | box | landmarks
     const U = this.headUnits;
     const first = this.layout.slots.find((s) => s.name === `${this.#headName("cls")}.weight`)!;
@@ -245,9 +269,12 @@ export class TrainGraph {
     const layers = this.arch.layers;
     let block: string | undefined;
     layers.forEach((l, i) => {
-      if (l.kind === "conv" || l.kind === "dense" || l.kind === "depthwise") block = l.name;
+      if (l.kind === "conv" || l.kind === "dense" || l.kind === "depthwise" || l.kind === "gconv") {
+        block = l.name;
+      }
       const next = layers[i + 1];
       const ends = !next || next.kind === "conv" || next.kind === "dense" ||
+        next.kind === "gconv" ||
         next.kind === "depthwise" || next.kind === "cls" || next.kind === "box" ||
         next.kind === "landmarks";
       if (block && ends && l.kind !== "cls" && l.kind !== "box" && l.kind !== "landmarks") {
@@ -373,6 +400,15 @@ export class TrainGraph {
         y = layer.kind === "conv" ? tf.fused.conv2d(args) : tf.fused.depthwiseConv2d(args);
         break;
       }
+      case "gconv":
+        y = tf.fused.conv2d({
+          x: x as tf.Tensor4D,
+          filter: this.#full[layer.name].w,
+          strides: 1,
+          pad: "valid",
+          bias: p[`${layer.name}.bias`],
+        });
+        break;
       case "prelu":
         y = tf.prelu(x, p[`${layer.name}.alpha`]);
         break;
@@ -514,6 +550,29 @@ export class TrainGraph {
           put(`${layer.name}.bias`, tf.tidy(() => tf.sum(dy, [0, 1, 2])));
           break;
         }
+        case "gconv": {
+          // the gradient of the block-sparse weight, gathered back to the groups
+          const { w, cin } = this.#full[layer.name];
+          const attrs = { strides: [1, 1], pad: "valid", dataFormat: "NHWC", dilations: [1, 1] };
+          const dw = tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+            ...attrs,
+            filterShape: w.shape,
+          } as never) as tf.Tensor;
+          const s = this.#slot(`${layer.name}.weight`);
+          grads.set(
+            gatherGroupWeight(dw.dataSync(), cin, layer.filters, layer.groups),
+            s.offset,
+          );
+          dw.dispose();
+          if (needDx) {
+            dx = tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, {
+              ...attrs,
+              inputShape: x.shape,
+            } as never) as tf.Tensor;
+          }
+          put(`${layer.name}.bias`, tf.tidy(() => tf.sum(dy, [0, 1, 2])));
+          break;
+        }
         case "prelu": {
           const r = preluBackward(x, p[`${layer.name}.alpha`], dy);
           put(`${layer.name}.alpha`, r.dalpha);
@@ -564,6 +623,8 @@ export class TrainGraph {
   #disposeParams(): void {
     tf.dispose(Object.values(this.#params));
     this.#params = {};
+    tf.dispose(Object.values(this.#full).map((f) => f.w));
+    this.#full = {};
     this.#headW?.dispose();
     this.#headB?.dispose();
     this.#headW = undefined;
