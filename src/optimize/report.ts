@@ -46,6 +46,7 @@ const NET_TITLES: Record<ReportNet, string> = { pnet: "PNet", rnet: "RNet", onet
 export const VARIANT_ORDER = [
   "base",
   "slim",
+  "shuffle",
   "large",
   "pruned",
   "pruned-scratch",
