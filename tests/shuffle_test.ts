@@ -275,10 +275,13 @@ Deno.test("shuffle P/R/ONet: the AS engine agrees with the tfjs forward within 1
   }
 });
 
-Deno.test("engine groupConvPrelu equals its TS twin groupConvPreluF32 on odd sizes (4-pixel blocks and tail, lane tails)", async () => {
+Deno.test("engine groupConvPrelu equals its TS twin groupConvPreluF32 on odd sizes (16/8/4-output passes, pixel and lane tails)", async () => {
   const rng = new Rng(SEED + 1);
-  // 13 groups' outputs of 3 (a lane tail), 7 × 5 × 3 = 105 pixels (a pixel tail)
-  for (const [cin, filters, g] of [[6, 9, 3], [8, 20, 4], [10, 10, 2]]) {
+  // outputs per group: 3 (a lane tail), 5 (4 + a tail of 1), 5, 17 (16 + 1) and
+  // 24 (16 + 8); 105 pixels (2-pixel passes and a pixel tail)
+  for (
+    const [cin, filters, g] of [[6, 9, 3], [8, 20, 4], [10, 10, 2], [12, 34, 2], [8, 48, 2]]
+  ) {
     const arch: NetArch = {
       name: "pnet",
       input: {

@@ -830,8 +830,9 @@ export function depthwisePrelu(
  * output goes to channel j*g + k. Only the groups' weights are multiplied.
  * Packed per group, one group after another: [bias N4][alpha N4][cin/g rows
  * of N4], N4 = oc/g rounded up to 4, lane j = the group's j-th output
- * (zeros past the last). Four pixels x 4 outputs per inner loop, each
- * weight row loaded once for the four pixels; lanes scattered to j*g + k.
+ * (zeros past the last). Two pixels x 16 (then 8, then 4) of a group's
+ * outputs per inner loop: each input value (splat) feeds 4 multiply-adds,
+ * each weight row serves both pixels; lanes scattered to j*g + k.
  */
 export function groupConvPrelu(
   src: usize,
@@ -851,34 +852,95 @@ export function groupConvPrelu(
   const ys = <usize> oc << 2;
   const gs = <usize> groups << 2;
   let p = 0;
-  for (; p + 4 <= pixels; p += 4) {
+  for (; p + 2 <= pixels; p += 2) {
     const x0 = src + <usize> p * xs;
     const y0 = dst + <usize> p * ys;
     for (let k = 0; k < groups; k++) {
       const xk = x0 + (<usize> (k * per) << 2);
       const wk = packed + <usize> k * blockBytes;
-      for (let j = 0; j < npg; j += 4) {
+      const yk = y0 + (<usize> k << 2);
+      let j = 0;
+      // 16 of the group's outputs for 2 pixels: each splat feeds 4 multiply-adds
+      for (; j + 16 <= npg; j += 16) {
         const jo = <usize> j << 2;
-        const bias = v128.load(wk + jo);
-        let a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+        const b0 = v128.load(wk + jo), b1 = v128.load(wk + jo, 16);
+        const b2 = v128.load(wk + jo, 32), b3 = v128.load(wk + jo, 48);
+        let a0 = b0, a1 = b1, a2 = b2, a3 = b3;
+        let c0 = b0, c1 = b1, c2 = b2, c3 = b3;
         let wr = wk + 2 * rowBytes + jo;
         let xi = xk;
         for (let i = 0; i < per; i++) {
-          const wv = v128.load(wr);
-          a0 = madd(f32x4.splat(load<f32>(xi)), wv, a0);
-          a1 = madd(f32x4.splat(load<f32>(xi + xs)), wv, a1);
-          a2 = madd(f32x4.splat(load<f32>(xi + 2 * xs)), wv, a2);
-          a3 = madd(f32x4.splat(load<f32>(xi + 3 * xs)), wv, a3);
+          const u = f32x4.splat(load<f32>(xi));
+          const v = f32x4.splat(load<f32>(xi + xs));
+          const w0 = v128.load(wr), w1 = v128.load(wr, 16);
+          const w2 = v128.load(wr, 32), w3 = v128.load(wr, 48);
+          a0 = madd(u, w0, a0);
+          a1 = madd(u, w1, a1);
+          a2 = madd(u, w2, a2);
+          a3 = madd(u, w3, a3);
+          c0 = madd(v, w0, c0);
+          c1 = madd(v, w1, c1);
+          c2 = madd(v, w2, c2);
+          c3 = madd(v, w3, c3);
+          wr += rowBytes;
+          xi += 4;
+        }
+        const al = wk + rowBytes + jo;
+        const yo = yk + <usize> (j * groups) * 4;
+        const g4 = 4 * gs;
+        scatterLanes(yo, prelu(a0, v128.load(al)), 4, gs);
+        scatterLanes(yo + g4, prelu(a1, v128.load(al, 16)), 4, gs);
+        scatterLanes(yo + 2 * g4, prelu(a2, v128.load(al, 32)), 4, gs);
+        scatterLanes(yo + 3 * g4, prelu(a3, v128.load(al, 48)), 4, gs);
+        scatterLanes(yo + ys, prelu(c0, v128.load(al)), 4, gs);
+        scatterLanes(yo + ys + g4, prelu(c1, v128.load(al, 16)), 4, gs);
+        scatterLanes(yo + ys + 2 * g4, prelu(c2, v128.load(al, 32)), 4, gs);
+        scatterLanes(yo + ys + 3 * g4, prelu(c3, v128.load(al, 48)), 4, gs);
+      }
+      // then 8 at a time, then 4 (a lane tail past the group's last output)
+      for (; j + 8 <= npg; j += 8) {
+        const jo = <usize> j << 2;
+        const b0 = v128.load(wk + jo), b1 = v128.load(wk + jo, 16);
+        let a0 = b0, a1 = b1, c0 = b0, c1 = b1;
+        let wr = wk + 2 * rowBytes + jo;
+        let xi = xk;
+        for (let i = 0; i < per; i++) {
+          const u = f32x4.splat(load<f32>(xi));
+          const v = f32x4.splat(load<f32>(xi + xs));
+          const w0 = v128.load(wr), w1 = v128.load(wr, 16);
+          a0 = madd(u, w0, a0);
+          a1 = madd(u, w1, a1);
+          c0 = madd(v, w0, c0);
+          c1 = madd(v, w1, c1);
+          wr += rowBytes;
+          xi += 4;
+        }
+        const al = wk + rowBytes + jo;
+        const yo = yk + <usize> (j * groups) * 4;
+        const g4 = 4 * gs;
+        scatterLanes(yo, prelu(a0, v128.load(al)), 4, gs);
+        scatterLanes(yo + g4, prelu(a1, v128.load(al, 16)), 4, gs);
+        scatterLanes(yo + ys, prelu(c0, v128.load(al)), 4, gs);
+        scatterLanes(yo + ys + g4, prelu(c1, v128.load(al, 16)), 4, gs);
+      }
+      for (; j < npg; j += 4) {
+        const jo = <usize> j << 2;
+        let a0 = v128.load(wk + jo);
+        let c0 = a0;
+        let wr = wk + 2 * rowBytes + jo;
+        let xi = xk;
+        for (let i = 0; i < per; i++) {
+          const w0 = v128.load(wr);
+          a0 = madd(f32x4.splat(load<f32>(xi)), w0, a0);
+          c0 = madd(f32x4.splat(load<f32>(xi + xs)), w0, c0);
           wr += rowBytes;
           xi += 4;
         }
         const alpha = v128.load(wk + rowBytes + jo);
         const lanes = min(4, npg - j);
-        const yo = y0 + (<usize> (j * groups + k) << 2);
+        const yo = yk + <usize> (j * groups) * 4;
         scatterLanes(yo, prelu(a0, alpha), lanes, gs);
-        scatterLanes(yo + ys, prelu(a1, alpha), lanes, gs);
-        scatterLanes(yo + 2 * ys, prelu(a2, alpha), lanes, gs);
-        scatterLanes(yo + 3 * ys, prelu(a3, alpha), lanes, gs);
+        scatterLanes(yo + ys, prelu(c0, alpha), lanes, gs);
       }
     }
   }
