@@ -139,9 +139,9 @@ export function checkExportable(
         } computes differently`,
       );
     }
-    if (l.kind === "gconv") {
+    if (l.kind === "gconv" && (format !== "onnx" || what !== "")) {
       fail(
-        `layer ${i} (gconv "${l.name}", grouped 1x1 with channel shuffle) is not exported yet`,
+        `layer ${i} (gconv "${l.name}", grouped 1x1 with channel shuffle) exports to float ONNX only`,
       );
     }
     if ((l.kind === "conv" || l.kind === "depthwise") && l.padding !== "valid") {

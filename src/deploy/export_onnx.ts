@@ -231,6 +231,53 @@ export function exportOnnx(source: NetData, opts: ExportOptions = {}): Uint8Arra
         hwc = plan.shapes[i];
         break;
       }
+      case "gconv": {
+        // a grouped Conv (outputs in group order: group k's j-th at k·n + j),
+        // then ShuffleNet's shuffle: [N, g, n, H·W] → transpose → [N, C, H, W]
+        const inC = hwc[2];
+        const g = l.groups;
+        const per = inC / g;
+        const n = l.filters / g;
+        const src = params[`${l.name}.weight`];
+        const w = new Float32Array(l.filters * per);
+        for (let k = 0; k < g; k++) {
+          for (let j = 0; j < n; j++) {
+            for (let r = 0; r < per; r++) {
+              w[(k * n + j) * per + r] = src[r * l.filters + j * g + k];
+            }
+          }
+        }
+        const b = new Float32Array(l.filters);
+        for (let k = 0; k < g; k++) {
+          for (let j = 0; j < n; j++) b[k * n + j] = params[`${l.name}.bias`][j * g + k];
+        }
+        const wn = init(`${l.name}.weight`, [l.filters, per, 1, 1], w);
+        const bn = init(`${l.name}.bias`, [l.filters], b);
+        const conv = `${l.name}_grouped`;
+        nodes.push(
+          node("Conv", conv, [cur, wn, bn], [conv], {
+            kernel_shape: [1, 1],
+            strides: [1, 1],
+            pads: [0, 0, 0, 0],
+            dilations: [1, 1],
+            group: g,
+          }),
+        );
+        const split = init(`${l.name}_split_shape`, [4], [0, g, n, -1], ONNX_TYPES.int64);
+        nodes.push(node("Shape", `${l.name}_shape`, [conv], [`${l.name}_shape`]));
+        nodes.push(node("Reshape", `${l.name}_split`, [conv, split], [`${l.name}_split`]));
+        nodes.push(
+          node("Transpose", `${l.name}_transpose`, [`${l.name}_split`], [`${l.name}_transpose`], {
+            perm: [0, 2, 1, 3],
+          }),
+        );
+        nodes.push(
+          node("Reshape", l.name, [`${l.name}_transpose`, `${l.name}_shape`], [l.name]),
+        );
+        cur = l.name;
+        hwc = plan.shapes[i];
+        break;
+      }
       case "prelu": {
         const a = params[`${l.name}.alpha`];
         const an = init(`${l.name}.alpha`, flat ? [a.length] : [a.length, 1, 1], a);
