@@ -99,9 +99,16 @@ Deno.test("report manifests: one-line errors name the file and the field", async
   const { dir, manifest } = await fixture();
   const missing = {
     ...manifest,
-    models: [{ net: "pnet" as const, variant: "gone", path: `${dir}/no.mtcnn` }],
+    // a good model first: every file is checked before any model is measured
+    models: [manifest.models[0], {
+      net: "pnet" as const,
+      variant: "gone",
+      path: `${dir}/no.mtcnn`,
+    }],
   };
-  const e = await assertRejects(() => optimizeReport(missing));
+  let measured = 0;
+  const e = await assertRejects(() => optimizeReport(missing, () => measured++));
+  assertEquals(measured, 0);
   assertEquals(e.message, `m.json: pnet:gone has no weights file "${dir}/no.mtcnn"`);
   await Deno.writeTextFile(`${dir}/bad.json`, "{ nope");
   const e2 = await assertRejects(() => readReportManifest(`${dir}/bad.json`));

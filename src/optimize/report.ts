@@ -179,6 +179,17 @@ export async function optimizeReport(
     NETS.indexOf(a.m.net) - NETS.indexOf(b.m.net) ||
     variantRank(a.m.variant) - variantRank(b.m.variant) || a.i - b.i
   ).map((x) => x.m);
+  // every file first: a typo in the last entry should not cost a run over the others
+  for (const m of models) {
+    if (/^original:(pnet|rnet|onet)$/.test(m.path)) continue;
+    try {
+      await Deno.stat(m.path);
+    } catch {
+      throw new TypeError(
+        `${manifest.file ?? "manifest"}: ${m.net}:${m.variant} has no weights file "${m.path}"`,
+      );
+    }
+  }
   const rows: ReportRow[] = [];
   for (const [i, m] of models.entries()) {
     onModel?.(m, i, models.length);
