@@ -283,13 +283,6 @@ const depthwise = (name: string, k: number): DepthwiseLayer => ({
   stride: 1,
   padding: "valid",
 });
-/** Depthwise-separable block: depthwise k×k → PReLU → pointwise 1×1 `filters` → PReLU. */
-const separable = (n: number, k: number, filters: number): Layer[] => [
-  depthwise(`conv${n}_dw`, k),
-  prelu(`prelu${n}_dw`),
-  conv(`conv${n}_pw`, 1, filters),
-  prelu(`prelu${n}_pw`),
-];
 
 /**
  * Slim PNet (12×12, fully convolutional): PNet's layout with every 3×3
@@ -305,18 +298,7 @@ const separable = (n: number, k: number, filters: number): Layer[] => [
 export function slimPnetArch(
   opts: ArchOptions & { channels?: [number, number, number] } = {},
 ): NetArch {
-  const [c1, c2, c3] = opts.channels ?? [12, 24, 32];
-  return {
-    name: "pnet",
-    input: opts.input ?? defaultInput(12),
-    layers: [
-      ...separable(1, 3, c1),
-      pool(2, 2, opts.rounding ?? "ceil"),
-      ...separable(2, 3, c2),
-      ...separable(3, 3, c3),
-      ...heads(false),
-    ],
-  };
+  return shufflePnetArch({ ...opts, groups: 1 });
 }
 
 /**
@@ -331,23 +313,7 @@ export function slimPnetArch(
 export function slimRnetArch(
   opts: ArchOptions & { channels?: [number, number, number]; dense?: number } = {},
 ): NetArch {
-  const [c1, c2, c3] = opts.channels ?? [28, 48, 64];
-  const r = opts.rounding ?? "ceil";
-  return {
-    name: "rnet",
-    input: opts.input ?? defaultInput(24),
-    layers: [
-      ...separable(1, 3, c1),
-      pool(3, 2, r),
-      ...separable(2, 3, c2),
-      pool(3, 2, r),
-      ...separable(3, 2, c3),
-      { kind: "flatten" },
-      { kind: "dense", name: "fc", units: opts.dense ?? 128 },
-      prelu("prelu4"),
-      ...heads(false),
-    ],
-  };
+  return shuffleRnetArch({ ...opts, groups: 1 });
 }
 
 /**
@@ -366,28 +332,14 @@ export function slimOnetArch(
     landmarks?: boolean;
   } = {},
 ): NetArch {
-  const [c1, c2, c3, c4] = opts.channels ?? [32, 64, 64, 128];
-  const r = opts.rounding ?? "ceil";
-  return {
-    name: "onet",
-    input: opts.input ?? defaultInput(48),
-    layers: [
-      ...separable(1, 3, c1),
-      pool(3, 2, r),
-      ...separable(2, 3, c2),
-      pool(3, 2, r),
-      ...separable(3, 3, c3),
-      pool(2, 2, r),
-      ...separable(4, 2, c4),
-      { kind: "flatten" },
-      { kind: "dense", name: "fc", units: opts.dense ?? 256 },
-      prelu("prelu5"),
-      ...heads(opts.landmarks ?? true),
-    ],
-  };
+  return shuffleOnetArch({ ...opts, groups: 1 });
 }
 
-/** ShuffleNet-style block: depthwise k×k → PReLU → grouped 1×1 (shuffled outputs) → PReLU; a plain 1×1 when `groups` is 1. */
+/**
+ * ShuffleNet-style block: depthwise k×k → PReLU → grouped 1×1 (shuffled
+ * outputs) → PReLU; with `groups` 1, the plain depthwise-separable block of
+ * the slim nets (depthwise k×k → PReLU → pointwise 1×1 → PReLU).
+ */
 const shuffleBlock = (n: number, k: number, filters: number, groups: number): Layer[] => [
   depthwise(`conv${n}_dw`, k),
   prelu(`prelu${n}_dw`),
